@@ -172,8 +172,8 @@ def simulate(catalog: Catalog, seed: int, times: Sequence[float] | np.ndarray, i
             cpu = 0.04 + r * svc.cpu_seconds_per_request / svc.cores + 0.45 * hog + 0.006 * normal(seed, stream_id("cpu", pod), tick)
             cpu = np.clip(cpu, 0.01, 0.99)
             rho = np.minimum(cpu, 0.95)
-            own = svc.base_latency_seconds * (1.0 + 0.6 * rho / (1.0 - rho)) * (1.0 + 2.0 * regression)
-            own = own * np.exp(0.05 * smooth_normal(seed, stream_id("lat", pod), t, 30.0))
+            own = svc.base_latency_seconds * (1.0 + 1.2 * rho / (1.0 - rho)) * (1.0 + 2.0 * regression)
+            own = own * np.exp(0.04 * smooth_normal(seed, stream_id("lat", pod), t, 30.0))
             total = own.copy()
             ok = (1.0 - np.clip(svc.base_error_ratio * np.exp(0.25 * smooth_normal(seed, stream_id("err", pod), t, 30.0)) + 0.12 * burst, 0.0, 1.0))
             for d in catalog.dependencies:
@@ -189,8 +189,8 @@ def simulate(catalog: Catalog, seed: int, times: Sequence[float] | np.ndarray, i
             mem = (
                 svc.memory_base_bytes
                 + 0.8e6 * r
-                + 60e6 * gc_phase
-                + 0.5e6 * leak
+                + 30e6 * gc_phase
+                + 1.0e6 * leak
                 + 1.0e6 * normal(seed, stream_id("mem", pod), tick)
             )
             day_phase = ((t + catalog.utc_offset_hours * 3600.0) % _DAY) / _DAY
