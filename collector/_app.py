@@ -1,0 +1,290 @@
+"""The collector's runtime (fleet, incident store, chaos, scheduler) and its HTTP app.
+
+Endpoints::
+
+    GET    /metrics                  the fleet's metrics (Prometheus text or OpenMetrics)
+    GET    /healthz                  liveness, with the number of active incidents
+    GET    /api/catalog              {"kinds": [...], "services": [...], "dependencies": [...], "limits": ...}
+    POST   /api/incidents            trigger one -> 201 and the incident (with its id)
+    GET    /api/incidents            pending, active and recently ended incidents
+    DELETE /api/incidents/{id}       end one early (404 for an unknown id, 409 if it is over)
+    DELETE /api/incidents            end all and pause the chaos schedule (the panic button)
+    GET    /api/chaos                the chaos schedule's state
+    POST   /api/chaos/pause|resume
+
+Every error answers JSON ``{"field": ..., "error": ..., "allowed": ...,
+"errors": [...]}`` naming the field and what it may be. Remediation
+(``POST /api/incidents/{id}/remediate``) is left for the detector's issue.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from contextlib import asynccontextmanager
+from datetime import timezone
+from typing import Any, AsyncIterator, Callable, Literal
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client.exposition import choose_encoder
+from pydantic import BaseModel, ConfigDict, Field
+
+from simulator import Catalog, InvalidIncident, LiveFleet, Snapshot, load_catalog
+
+from ._chaos import ChaosController
+from ._exposition import exposition_registry
+from ._settings import CollectorSettings
+from ._store import IncidentStore, UnknownIncident, describe
+
+__all__ = ["CollectorRuntime", "IncidentRequest", "create_app"]
+
+log = logging.getLogger("collector")
+
+#: Actors a client may name when it triggers or stops an incident (chaos and remediation are the server's own).
+CLIENT_ACTORS = ("api", "cli", "scenario")
+
+
+class CollectorRuntime:
+    """The simulated fleet, the incident store and the chaos schedule, sharing one clock.
+
+    ``start()`` runs the scheduled jobs (a one-second tick that logs incident
+    starts and ends, and the chaos rounds); ``close()`` stops them and closes the log.
+    """
+
+    def __init__(self, settings: CollectorSettings, *, catalog: Catalog | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.catalog = catalog or load_catalog()
+        self.clock = clock
+        self.started_seconds = clock()
+        self.store = IncidentStore(self.catalog, settings.log_path, clock=clock)
+        self.fleet = LiveFleet(self.catalog, settings.seed, start_seconds=self.started_seconds, tick_seconds=settings.tick_seconds)
+        self.chaos = ChaosController(
+            self.store,
+            seed=settings.seed,
+            every_seconds=settings.chaos_every_seconds,
+            duration_seconds=settings.chaos_duration_seconds,
+            clock=clock,
+        )
+        self.registry = exposition_registry(self.catalog, self.snapshot)
+        self._fleet_lock = threading.Lock()
+        self._scheduler: Any = None
+
+    def snapshot(self) -> Snapshot:
+        """The fleet at the clock's time (counters integrated up to it) and the incidents active then."""
+        with self._fleet_lock:
+            now = self.clock()
+            # incidents over for more than a day cannot touch the ticks still to integrate
+            return self.fleet.advance(now, self.store.relevant(now, 86400.0))
+
+    def tick(self) -> None:
+        """The scheduled tick: log incident starts and ends as they happen."""
+        self.store.catch_up()
+
+    def start(self) -> None:
+        """Start the scheduled jobs (APScheduler, in a background thread)."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        if self._scheduler is not None:
+            return
+        sched = BackgroundScheduler(timezone=timezone.utc, job_defaults={"max_instances": 1, "coalesce": True})
+        sched.add_job(self.tick, "interval", seconds=1.0, id="tick", misfire_grace_time=1)
+        if self.chaos.enabled:
+            every = self.settings.chaos_every_seconds
+            job = sched.add_job(self.chaos.run_round, "interval", seconds=every, id="chaos", misfire_grace_time=max(1, int(every / 2)))
+            self.chaos.next_run_seconds = lambda: job.next_run_time.timestamp() if job.next_run_time else None
+            log.info("chaos schedule: one incident every %gs for %gs (seed %d)", every, self.settings.chaos_duration_seconds, self.settings.seed)
+        sched.start()
+        self._scheduler = sched
+
+    def close(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        self.store.close()
+
+
+class IncidentRequest(BaseModel):
+    """The body of ``POST /api/incidents``; omitted optional fields take the catalog's defaults."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    kind: str = Field(description="An incident kind from the catalog.")
+    service: str = Field(description="A service from the catalog.")
+    duration_seconds: float | None = Field(None, description="How long it lasts (catalog limits).")
+    intensity: float | None = Field(None, description="Strength; default and range per kind in the catalog.")
+    delay_seconds: float | None = Field(None, description="Start this many seconds from now.")
+    triggered_by: Literal["api", "cli", "scenario"] = Field("api", description="Who asks (recorded in the log).")
+
+
+def _problem(field: str, error: str, allowed: Any = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"field": field, "error": error}
+    if allowed is not None:
+        out["allowed"] = allowed
+    return out
+
+
+def _error_response(status: int, problems: list[dict[str, Any]]) -> JSONResponse:
+    return JSONResponse({**problems[0], "errors": problems}, status_code=status)
+
+
+def _allowed(catalog: Catalog, field: str, body: Any) -> Any:
+    if field == "kind":
+        return list(catalog.kind_names)
+    if field == "service":
+        return list(catalog.service_names)
+    if field == "duration_seconds":
+        return catalog.duration_seconds.as_dict()
+    if field == "delay_seconds":
+        return catalog.delay_seconds.as_dict()
+    if field == "intensity":
+        kind = body.get("kind") if isinstance(body, dict) else None
+        if kind in catalog.kind_names:
+            return catalog.kind(kind).intensity.as_dict()
+        return {k.name: k.intensity.as_dict() for k in catalog.kinds}
+    if field in ("triggered_by", "by"):
+        return list(CLIENT_ACTORS)
+    return None
+
+
+def create_app(
+    settings: CollectorSettings | None = None,
+    *,
+    runtime: CollectorRuntime | None = None,
+    clock: Callable[[], float] = time.time,
+    scheduler: bool = True,
+) -> FastAPI:
+    """The collector's ASGI app; nothing runs until a server starts it.
+
+    Pass ``runtime`` to share one (tests do, with a fake clock); otherwise the app
+    builds one from ``settings`` at startup and closes it at shutdown. With
+    ``scheduler`` the startup also starts the tick and chaos jobs.
+    """
+    settings = settings or (runtime.settings if runtime else CollectorSettings())
+    owns_runtime = runtime is None
+    rt = runtime or CollectorRuntime(settings, clock=clock)
+    catalog = rt.catalog
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if scheduler:
+            rt.start()
+        try:
+            yield
+        finally:
+            if owns_runtime:
+                rt.close()
+            elif scheduler and rt._scheduler is not None:
+                rt._scheduler.shutdown(wait=False)
+                rt._scheduler = None
+
+    app = FastAPI(
+        title="aiops collector",
+        summary="Metrics of a simulated service fleet, and the API that triggers its incidents.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = rt
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        body = getattr(exc, "body", None)
+        problems: list[dict[str, Any]] = []
+        status = 422
+        for err in exc.errors():
+            loc = [str(p) for p in err.get("loc", ())]
+            typ = err.get("type", "")
+            if typ == "json_invalid":
+                return _error_response(400, [_problem("body", f"the body is not valid JSON ({err.get('ctx', {}).get('error', err['msg'])})")])
+            if loc in (["body"], []) or (typ in ("model_attributes_type", "dict_type") and len(loc) <= 1):
+                return _error_response(
+                    400, [_problem("body", "the body must be a JSON object", sorted(IncidentRequest.model_fields))]
+                )
+            field = loc[-1]
+            if typ == "extra_forbidden":
+                problems.append(_problem(field, "unknown field", sorted(IncidentRequest.model_fields)))
+            elif typ == "missing":
+                problems.append(_problem(field, "is required", _allowed(catalog, field, body)))
+            else:
+                problems.append(_problem(field, err.get("msg", "is invalid"), _allowed(catalog, field, body)))
+        return _error_response(status, problems)
+
+    def now_describe(incident: Any) -> dict[str, Any]:
+        return describe(incident, rt.clock())
+
+    @app.get("/metrics", summary="The fleet's metrics, built fresh for this scrape")
+    def metrics(request: Request) -> Response:
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        return Response(encoder(rt.registry), media_type=None, headers={"Content-Type": content_type})
+
+    @app.get("/healthz", summary="Liveness")
+    def healthz() -> dict[str, Any]:
+        now = rt.clock()
+        return {
+            "status": "ok",
+            "time_seconds": now,
+            "uptime_seconds": now - rt.started_seconds,
+            "seed": rt.settings.seed,
+            "active_incidents": len(rt.store.active(now)),
+            "log_problems": list(rt.store.problems),
+        }
+
+    @app.get("/api/catalog", summary="Incident kinds, services, dependency edges and limits")
+    def get_catalog() -> dict[str, Any]:
+        return catalog.as_dict()
+
+    @app.post("/api/incidents", status_code=201, summary="Trigger an incident")
+    def trigger(req: IncidentRequest) -> Any:
+        try:
+            inc = rt.store.trigger(
+                kind=req.kind,
+                service=req.service,
+                duration_seconds=req.duration_seconds,
+                intensity=req.intensity,
+                delay_seconds=req.delay_seconds,
+                by=req.triggered_by,
+            )
+        except InvalidIncident as exc:
+            status = 409 if exc.field == "max_concurrent_incidents" else 422
+            return _error_response(status, [exc.as_dict()])
+        return now_describe(inc)
+
+    @app.get("/api/incidents", summary="Pending, active and recently ended incidents")
+    def list_incidents() -> dict[str, Any]:
+        now = rt.clock()
+        return {
+            "time_seconds": now,
+            "incidents": [describe(i, now) for i in rt.store.relevant(now, rt.settings.recent_seconds)],
+        }
+
+    @app.delete("/api/incidents/{incident_id}", summary="End one incident early")
+    def stop(incident_id: str, by: Literal["api", "cli", "scenario"] = Query("api")) -> Any:
+        try:
+            return now_describe(rt.store.stop(incident_id, by=by))
+        except UnknownIncident:
+            return _error_response(404, [_problem("id", f"no incident with id {incident_id!r}")])
+        except ValueError as exc:
+            return _error_response(409, [_problem("id", str(exc))])
+
+    @app.delete("/api/incidents", summary="The panic button: end every incident and pause the chaos schedule")
+    def stop_all(by: Literal["api", "cli", "scenario"] = Query("api")) -> dict[str, Any]:
+        rt.chaos.pause()
+        stopped = rt.store.stop_all(by=by)
+        return {"stopped": [now_describe(i) for i in stopped], "chaos": rt.chaos.status()}
+
+    @app.get("/api/chaos", summary="The chaos schedule's state")
+    def chaos() -> dict[str, Any]:
+        return rt.chaos.status()
+
+    @app.post("/api/chaos/pause", summary="Pause the chaos schedule")
+    def chaos_pause() -> dict[str, Any]:
+        rt.chaos.pause()
+        return rt.chaos.status()
+
+    @app.post("/api/chaos/resume", summary="Resume the chaos schedule")
+    def chaos_resume() -> dict[str, Any]:
+        rt.chaos.resume()
+        return rt.chaos.status()
+
+    return app
