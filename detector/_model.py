@@ -51,6 +51,10 @@ __all__ = ["Decomposition", "Detection", "LinearBaseline", "as_epoch_seconds", "
 
 def as_epoch_seconds(times: np.ndarray | pd.DatetimeIndex | Sequence[float]) -> np.ndarray:
     """Timestamps as float64 seconds since the epoch (UTC); accepts numbers or datetimes."""
+    if isinstance(times, pd.Series):
+        times = times.to_numpy()
+    if isinstance(times, np.ndarray) and times.dtype == object and times.size and isinstance(times.flat[0], (pd.Timestamp, np.datetime64)):
+        times = pd.DatetimeIndex(times)
     if isinstance(times, pd.DatetimeIndex) or (isinstance(times, np.ndarray) and times.dtype.kind == "M"):
         idx = pd.DatetimeIndex(times)
         if idx.tz is not None:
