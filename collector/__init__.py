@@ -1,1 +1,71 @@
-"""The collector: the simulated fleet's metrics (live and backfilled) and the incident API."""
+"""The collector: the only code that exposes the simulated fleet's metrics (live and backfilled) and the incident API.
+
+Public surface:
+
+- :class:`CollectorSettings` (``from_env()``), :func:`create_app` (the FastAPI app),
+  :class:`CollectorRuntime` (fleet + incident store + chaos, one injected clock)
+- :class:`CollectorServer` (uvicorn in a background thread; tests and the demo),
+  :func:`serve` (foreground, what ``aiops collector`` runs)
+- :class:`FleetCollector` / :func:`exposition_registry` (the per-scrape prometheus-client collector)
+- :data:`FAMILIES` / :func:`fleet_families` (the one table of metric names, shared with the backfill)
+- :class:`IncidentStore` (the append-only JSON-lines incident log), :class:`ChaosController`
+- :func:`backfill` (history as OpenMetrics text for promtool, plus its incidents)
+- :class:`CollectorClient` (HTTP client of a running collector), :func:`incidents_markdown`
+
+Errors::
+
+    Exception
+     ├── CollectorUnreachable        no collector answers at the URL (client)
+     ├── APIError                    the collector refused a request (client; .status, .body)
+     ├── OSError
+     │    └── PortInUse              the collector's port is taken
+     ├── KeyError
+     │    └── UnknownIncident        no incident has this id
+     └── ValueError
+          └── InvalidIncident        (from simulator) a request names a bad field
+               └── ConcurrencyLimit  too many incidents would overlap
+"""
+
+from ._app import CollectorRuntime, IncidentRequest, create_app
+from ._backfill import INCIDENTS_FILE, MANIFEST_FILE, METRICS_FILE, BackfillResult, backfill, history_incidents
+from ._chaos import ChaosController
+from ._client import APIError, CollectorClient, CollectorUnreachable
+from ._docs import incidents_markdown
+from ._exposition import FleetCollector, exposition_registry
+from ._families import FAMILIES, Family, Series, fleet_families
+from ._server import CollectorServer, PortInUse, is_loopback, serve
+from ._settings import CollectorSettings
+from ._store import ACTORS, ConcurrencyLimit, IncidentStore, UnknownIncident, read_log
+
+__all__ = [
+    "ACTORS",
+    "APIError",
+    "BackfillResult",
+    "ChaosController",
+    "CollectorClient",
+    "CollectorRuntime",
+    "CollectorServer",
+    "CollectorSettings",
+    "CollectorUnreachable",
+    "ConcurrencyLimit",
+    "FAMILIES",
+    "Family",
+    "FleetCollector",
+    "INCIDENTS_FILE",
+    "IncidentRequest",
+    "IncidentStore",
+    "MANIFEST_FILE",
+    "METRICS_FILE",
+    "PortInUse",
+    "Series",
+    "UnknownIncident",
+    "backfill",
+    "create_app",
+    "exposition_registry",
+    "fleet_families",
+    "history_incidents",
+    "incidents_markdown",
+    "is_loopback",
+    "read_log",
+    "serve",
+]

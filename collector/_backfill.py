@@ -172,7 +172,7 @@ def _timestamp_bytes(timestamps: np.ndarray) -> np.ndarray | None:
 
 
 def _series_bytes(
-    family: Family, s: Series, ts_bytes: np.ndarray | None, ts_text: list[str]
+    s: Series, ts_bytes: np.ndarray | None, ts_text: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     """One series' lines for every time as a flat byte array, and where each time's lines end (T+1 offsets)."""
     base = _label_text(s.labels)
@@ -182,7 +182,7 @@ def _series_bytes(
         prefixes.append(f"{name}{{{labels}}} ")
     values = np.asarray(s.values, dtype=np.float64)
     if ts_bytes is not None and values.size and np.isfinite(values).all() and (values >= 0).all():
-        cols = [_format_column(p.encode("ascii"), values[:, j], family.decimals, ts_bytes) for j, p in enumerate(prefixes)]
+        cols = [_format_column(p.encode("ascii"), values[:, j], s.decimals[j], ts_bytes) for j, p in enumerate(prefixes)]
         text = np.concatenate([c[0] for c in cols], axis=1)
         keep = np.concatenate([c[1] for c in cols], axis=1)
         row_ends = np.cumsum(keep.sum(axis=1))
@@ -203,7 +203,7 @@ def openmetrics_chunks(
     series' lines (all windows formatted at once, then cut), then ``# EOF``.
     Each point's lines (a histogram's buckets, count and sum) stay together and
     points follow in time order, as OpenMetrics requires. Values are written with
-    the family's fixed number of decimals (the same rounding as the live exposition).
+    each line's fixed number of decimals (the same rounding as the live exposition).
     """
     ts_bytes = _timestamp_bytes(timestamps)
     ts_text = [f" {int(t)}\n" for t in np.asarray(timestamps).tolist()]
@@ -211,7 +211,7 @@ def openmetrics_chunks(
         head = _family_header(family).encode("ascii")
         yield 0, [head] * len(windows)
         for s in series:
-            flat, ends = _series_bytes(family, s, ts_bytes, ts_text)
+            flat, ends = _series_bytes(s, ts_bytes, ts_text)
             yield s.values.size, [flat[ends[i0] : ends[i1]].tobytes() for i0, i1 in windows]
     yield 0, [b"# EOF\n"] * len(windows)
 

@@ -38,7 +38,7 @@ class Family:
     type: str  # counter | gauge | histogram
     help: str
     unit: str = ""
-    #: Decimals kept in exposed values (counts of requests need no more than 1/1000).
+    #: Decimals kept in exposed values; counts (counters, histogram buckets) are whole numbers.
     decimals: int = 6
 
     @property
@@ -49,23 +49,27 @@ class Family:
 
 @dataclass(frozen=True)
 class Series:
-    """One label set of a family: its sample lines and their values, (T, len(lines))."""
+    """One label set of a family: its sample lines and their values, (T, len(lines)), already rounded."""
 
     labels: tuple[tuple[str, str], ...]
     lines: tuple[tuple[str, tuple[tuple[str, str], ...]], ...]  # (sample name, extra labels)
     values: np.ndarray
+    decimals: tuple[int, ...]  # per line: decimals the values carry (0: whole numbers)
 
 
-REQUESTS = Family(name="aiops_http_requests", type="counter", help="HTTP requests served by the pod.", decimals=3)
+#: Decimals of the histogram's ``_sum`` (its buckets and count are whole numbers).
+SUM_DECIMALS = 3
+
+REQUESTS = Family(name="aiops_http_requests", type="counter", help="HTTP requests served by the pod.", decimals=0)
 ERRORS = Family(
-    name="aiops_http_request_errors", type="counter", help="HTTP requests the pod answered with a server error.", decimals=3
+    name="aiops_http_request_errors", type="counter", help="HTTP requests the pod answered with a server error.", decimals=0
 )
 DURATION = Family(
     name="aiops_http_request_duration_seconds",
     type="histogram",
     help="Time the pod took to answer HTTP requests, including the calls it made.",
     unit="seconds",
-    decimals=3,
+    decimals=SUM_DECIMALS,
 )
 CPU = Family(
     name="aiops_cpu_utilization_ratio", type="gauge", help="Share of the pod's CPU cores in use (0-1).", unit="ratio"
@@ -110,8 +114,9 @@ def incident_active(catalog: Catalog, times: np.ndarray, incidents: Sequence[Inc
     return out
 
 
-def _rounded(values: np.ndarray, family: Family) -> np.ndarray:
-    return np.round(values, family.decimals)
+def _rounded(values: np.ndarray, decimals: int, *, count: bool = False) -> np.ndarray:
+    """Values as exposed: counts floored to whole numbers (OpenMetrics requires it of buckets), others rounded."""
+    return np.floor(values) if count else np.round(values, decimals)
 
 
 def fleet_families(
@@ -132,26 +137,31 @@ def fleet_families(
     T = gauges.times.shape[0]
 
     def per_pod(family: Family, values: np.ndarray) -> tuple[Family, list[Series]]:
-        v = _rounded(np.broadcast_to(values, (T, len(pods))), family)
+        v = _rounded(np.broadcast_to(values, (T, len(pods))), family.decimals, count=family.type == "counter")
         line = ((family.exposed_name, ()),)
-        return family, [Series(labels, line, v[:, j : j + 1]) for j, labels in enumerate(pod_labels)]
+        dec = (family.decimals,)
+        return family, [Series(labels, line, v[:, j : j + 1], dec) for j, labels in enumerate(pod_labels)]
 
     les = le_labels()
     hist_lines = tuple((f"{DURATION.name}_bucket", (("le", le),)) for le in les) + (
         (f"{DURATION.name}_count", ()),
         (f"{DURATION.name}_sum", ()),
     )
-    hist_values = np.concatenate(
-        [
-            counters.latency_bucket,
-            counters.requests_total[..., None],  # +Inf
-            counters.requests_total[..., None],  # _count
-            counters.latency_sum_seconds[..., None],
-        ],
-        axis=2,
+    counts = _rounded(
+        np.concatenate(
+            [
+                counters.latency_bucket,
+                counters.requests_total[..., None],  # +Inf
+                counters.requests_total[..., None],  # _count
+            ],
+            axis=2,
+        ),
+        0,
+        count=True,
     )
-    hist_values = _rounded(hist_values, DURATION)
-    histogram = [Series(labels, hist_lines, hist_values[:, j, :]) for j, labels in enumerate(pod_labels)]
+    hist_values = np.concatenate([counts, _rounded(counters.latency_sum_seconds[..., None], SUM_DECIMALS)], axis=2)
+    hist_dec = (0,) * counts.shape[2] + (SUM_DECIMALS,)
+    histogram = [Series(labels, hist_lines, hist_values[:, j, :], hist_dec) for j, labels in enumerate(pod_labels)]
 
     active = incident_active(catalog, gauges.times, incidents)
     active_series = []
@@ -163,6 +173,7 @@ def fleet_families(
                     extra_labels + (("kind", kind), ("service", service)),
                     ((INCIDENT_ACTIVE.name, ()),),
                     active[:, col : col + 1],
+                    (0,),
                 )
             )
 
