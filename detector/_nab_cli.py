@@ -83,5 +83,5 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines.append(
             f"| {name} | {score:.2f} | {report['thresholds'][name]:.4f} | {report['scores_own_threshold'][name]:.2f} |"
         )
-    lines += ["", f"Results CSVs and plots: {report['results_dir']}"]
+    lines += ["", f"Results: {report['results_dir']}"]
     return "\n".join(lines)
