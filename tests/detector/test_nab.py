@@ -15,6 +15,7 @@ from detector._nab import (
     default_results_dir,
     evaluate_nab,
     load_corpus,
+    read_series,
     read_windows,
     to_unit_interval,
 )
@@ -78,6 +79,17 @@ def test_cutting_a_series_at_row_k_leaves_every_earlier_score_unchanged(name):
         np.testing.assert_array_equal(cut.score >= 1, full.score[:k] >= 1)
         if full.expected is not None:
             np.testing.assert_allclose(cut.expected, full.expected[:k], rtol=1e-12)
+
+
+@pytest.mark.skipif(not (NAB / "data").is_dir(), reason="NAB subset not present next to the repo")
+@pytest.mark.parametrize("name", ["zscore", "linear"])
+def test_prefix_property_on_a_real_nab_file(name):
+    timestamps, values = read_series(NAB / "data" / "realAWSCloudwatch" / "ec2_network_in_5abac7.csv")  # repeated stamps
+    t = timestamps.astype(np.int64) / 1e9
+    detector = make_detector(name)
+    full = detector.run(t, values).score
+    for k in (900, 3001):
+        np.testing.assert_allclose(detector.run(t[:k], values[:k]).score, full[:k], rtol=1e-12, atol=1e-12)
 
 
 def test_a_changed_future_row_does_not_change_past_scores():
