@@ -8,7 +8,10 @@ open and close it again and again.
 
 Probable cause: failures travel *up* the graph (a slow database makes its
 callers slow), so the cause is the deepest member service, the one none of whose
-callees is also a member; ties go to the earliest, then the strongest anomaly.
+callees is also a member; ties go to the earliest, then the strongest anomaly. Its
+cause signal is its earliest anomaly; at the same time, a resource signal (CPU,
+memory, disk, traffic) before a symptom (latency, errors, saturation), then the
+strongest.
 Traffic travels *down* the graph (a surge at the front end loads everything it
 calls), so when members show a request-rate anomaly the cause is the furthest
 upstream of those.
@@ -22,6 +25,9 @@ from typing import Iterable, Sequence
 __all__ = ["Anomaly", "Correlator", "DetectedIncident"]
 
 TRAFFIC_SIGNAL = "requests"
+#: Signals that are symptoms of something else (a resource, a dependency, the traffic):
+#: when a service's signals go off together, a resource signal is the more likely cause.
+SYMPTOM_SIGNALS = frozenset({"latency", "errors", "saturation"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,8 +138,7 @@ class Correlator:
         first = min(pool, key=lambda a: (a.timestamp_seconds, -a.score))
         inc.cause_service = first.service
         own = [a for a in inc.members if a.service == first.service]
-        earliest = min(a.timestamp_seconds for a in own)
-        inc.cause_signal = max((a for a in own if a.timestamp_seconds == earliest), key=lambda a: a.score).signal
+        inc.cause_signal = min(own, key=lambda a: (a.timestamp_seconds, a.signal in SYMPTOM_SIGNALS, -a.score)).signal
 
     def open_incidents(self) -> list[DetectedIncident]:
         return [i for i in self.incidents if i.is_open]

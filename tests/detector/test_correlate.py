@@ -53,3 +53,10 @@ def test_an_anomaly_bridging_two_incidents_merges_them() -> None:
     c.update(10, [a(10, "checkout", "latency")])  # calls both
     [inc] = c.open_incidents()
     assert inc.services == {"payments", "inventory", "checkout"}
+
+
+def test_a_resource_signal_is_the_cause_before_the_symptoms_it_produces() -> None:
+    c = Correlator(EDGES)
+    c.update(60, [a(60, "payments", "latency", 9.0), a(60, "payments", "cpu", 3.0), a(60, "checkout", "latency")])
+    [inc] = c.open_incidents()
+    assert (inc.cause_service, inc.cause_signal) == ("payments", "cpu")

@@ -1,0 +1,40 @@
+"""The detector's HTTP surface: /metrics, the JSON API and /healthz."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Query
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from ._exposition import DetectorCollector
+from ._service import DetectorService
+
+__all__ = ["create_app"]
+
+
+def create_app(service: DetectorService, registry: CollectorRegistry | None = None) -> FastAPI:
+    """The app serving ``service``'s outputs; ``registry`` defaults to a fresh one."""
+    reg = registry if registry is not None else CollectorRegistry()
+    reg.register(DetectorCollector(service.snapshot))
+    app = FastAPI(title="aiops detector", description="Interpretable anomaly detection over the fleet's signals.")
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        return Response(generate_latest(reg), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/api/anomalies", summary="Recent flagged points with their explanations, newest first")
+    def anomalies(limit: int = Query(100, ge=1, le=500)) -> dict[str, Any]:
+        return {"anomalies": service.recent_anomalies(limit)}
+
+    @app.get("/api/incidents/detected", summary="Detected incidents: grouped anomalies with a probable cause")
+    def detected() -> dict[str, Any]:
+        return {"incidents": service.detected_incidents()}
+
+    @app.get("/healthz")
+    def healthz() -> JSONResponse:
+        body = service.health()
+        return JSONResponse(body, status_code=200)
+
+    return app

@@ -1,0 +1,316 @@
+"""The scheduled AIOps loop: fit and infer as APScheduler jobs over a history source.
+
+Two jobs, never a sleep loop:
+
+- **fit** (every ``fit_every_seconds``): read ``fit_window_seconds`` of history at
+  ``fit_step_seconds``, leave out ended incidents and earlier flags (capped), fit
+  one batched baseline per signal;
+- **infer** (every ``infer_every_seconds``, the scrape interval by default): read the
+  last ``lookback_seconds`` at that step, score, debounce, explain the new flags,
+  correlate them into detected incidents.
+
+Each job has ``max_instances=1``, ``coalesce=True`` and a misfire grace time. A cycle
+that fails (Prometheus slow or down) is counted and reported; the next one starts
+afresh. Until ``min_history_seconds`` of history exist, the detector reports itself
+as warming up and flags nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+import threading
+import time
+import zlib
+from collections import deque
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ._correlate import Anomaly, Correlator
+from ._exposition import DetectorSnapshot, SeriesOutput
+from ._model import as_epoch_seconds
+from ._settings import DetectorSettings
+from ._signals import FleetModel, SignalSet, load_signals
+from ._sources import CollectorRecords, HistorySource, IncidentRecord
+
+__all__ = ["DetectorService", "in_shard"]
+
+log = logging.getLogger("detector")
+
+
+def in_shard(service: str, index: int, count: int) -> bool:
+    """Whether ``service`` belongs to shard ``index`` of ``count`` (a stable hash of its name)."""
+    return zlib.crc32(service.encode()) % count == index
+
+
+class DetectorService:
+    """State and jobs of one detector replica. Thread-safe: jobs and HTTP handlers share a lock."""
+
+    def __init__(
+        self,
+        settings: DetectorSettings,
+        *,
+        source: HistorySource,
+        records: CollectorRecords | None = None,
+        extra_records: Sequence[IncidentRecord] = (),
+        dependencies: Sequence[tuple[str, str]] | None = None,
+        signals: SignalSet | None = None,
+        infer_every_seconds: float | None = None,
+        clock: Callable[[], float] = time.time,
+        on_anomaly: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.source = source
+        self.records = records
+        self.extra_records = list(extra_records)
+        self.signals = signals or load_signals()
+        self.infer_every_seconds = infer_every_seconds or settings.infer_every_seconds or 5.0
+        self.clock = clock
+        self.on_anomaly = on_anomaly
+        self._lock = threading.RLock()
+        self._dependencies = list(dependencies) if dependencies is not None else None
+        self.correlator = Correlator(self._dependencies or [])
+        self.model: FleetModel | None = None
+        self.warmup_ratio = 0.0
+        self.history_seconds = 0.0
+        self.runs: dict[str, int] = {"success": 0, "failure": 0, "warming_up": 0}
+        self.last_success_seconds: float | None = None
+        self.last_run_duration_seconds: float | None = None
+        self.last_error: str | None = None
+        self.last_fit_seconds: float | None = None
+        self._last_fit_attempt = -np.inf
+        self.series: dict[tuple[str, str], SeriesOutput] = {}
+        self.anomalies: deque[dict[str, Any]] = deque(maxlen=500)
+        self._flag_log: deque[tuple[float, str, str]] = deque(maxlen=50_000)
+        self._seen_until = -np.inf
+        self._flagged_now: set[tuple[str, str]] = set()
+        self._scheduler: Any = None
+
+    # ------------------------------------------------------------------ helpers
+    def _shard(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.settings.shard_count == 1:
+            return frame
+        keep = [c for c in frame.columns if in_shard(c[0], self.settings.shard_index, self.settings.shard_count)]
+        return frame.loc[:, keep]
+
+    def _ensure_dependencies(self) -> None:
+        if self._dependencies is None and self.records is not None:
+            try:
+                self._dependencies = self.records.dependencies()
+                self.correlator.edges = set(self._dependencies)
+            except Exception as exc:  # the collector may start after us; try again next cycle
+                log.warning("no dependency graph yet: %s", exc)
+
+    def _incident_records(self) -> list[IncidentRecord]:
+        known = list(self.extra_records)
+        if self.records is not None:
+            try:
+                known += self.records.refresh()
+            except Exception as exc:
+                log.warning("no incident records this fit: %s", exc)
+                known += list(self.records.known.values())
+        return known
+
+    def _flag_frame(self, index: pd.DatetimeIndex, columns: pd.MultiIndex, step: float) -> pd.DataFrame | None:
+        if not self._flag_log:
+            return None
+        t = as_epoch_seconds(index)
+        mask = pd.DataFrame(False, index=index, columns=columns)
+        for ts, service, signal in self._flag_log:
+            if (service, signal) in mask.columns:
+                i = int(np.searchsorted(t, ts, side="right")) - 1
+                if 0 <= i < len(t) and ts - t[i] < step:
+                    mask.iloc[i, mask.columns.get_loc((service, signal))] = True
+        return mask
+
+    def _record(self, outcome: str, started: float, error: str | None = None) -> None:
+        self.runs[outcome] = self.runs.get(outcome, 0) + 1
+        self.last_run_duration_seconds = time.perf_counter() - started
+        if outcome == "success":
+            self.last_success_seconds = self.clock()
+            self.last_error = None
+        elif error:
+            self.last_error = error
+
+    # ---------------------------------------------------------------------- fit
+    def fit_cycle(self) -> None:
+        """Refit the baselines on the history window (a scheduled job; never raises)."""
+        started = time.perf_counter()
+        now = self.clock()
+        self._last_fit_attempt = now
+        try:
+            frame = self._shard(
+                self.source.fetch(now - self.settings.fit_window_seconds, now, self.settings.fit_step_seconds)
+            )
+            have = frame.notna().any(axis=1)
+            first = as_epoch_seconds(frame.index[have.to_numpy()])[:1] if have.any() else np.array([])
+            history = float(now - first[0]) if len(first) else 0.0
+            need = self.settings.min_history_seconds
+            with self._lock:
+                self.history_seconds = history
+                self.warmup_ratio = 1.0 if need <= 0 else min(1.0, history / need)
+            if not have.any() or (need > 0 and history < need):
+                log.info("warming up: %.0f s of history, %.0f s needed", history, need)
+                return
+            frame = frame.loc[have.to_numpy()]
+            self._ensure_dependencies()
+            flagged = self._flag_frame(frame.index, frame.columns, self.settings.fit_step_seconds)
+            model = FleetModel(self.signals).fit(frame, incidents=self._incident_records(), flagged=flagged, fit_time=now)
+            with self._lock:
+                self.model = model
+                self.last_fit_seconds = now
+            log.info("fitted %d signals on %d points", len(model.models_), len(frame))
+        except Exception as exc:
+            log.warning("fit failed: %s", exc)
+            with self._lock:
+                self._record("failure", started, f"fit: {exc}")
+
+    # -------------------------------------------------------------------- infer
+    def infer_cycle(self) -> None:
+        """Score the newest points, explain new flags, correlate (a scheduled job; never raises)."""
+        started = time.perf_counter()
+        now = self.clock()
+        with self._lock:
+            model = self.model
+        if model is None:
+            if now - self._last_fit_attempt >= min(60.0, self.settings.fit_every_seconds):
+                self.fit_cycle()
+            with self._lock:
+                model = self.model
+            if model is None:
+                with self._lock:
+                    self._record("warming_up", started)
+                return
+        try:
+            step = self.infer_every_seconds
+            frame = self._shard(self.source.fetch(now - self.settings.lookback_seconds, now, step))
+            frame = frame.loc[frame.notna().any(axis=1).to_numpy()]
+            if frame.empty:
+                raise RuntimeError("no recent data (is the collector scraped?)")
+            rows = model.detect(frame)
+            latest = rows.dropna(subset=["value"]).groupby(["service", "signal"], sort=False).tail(1)
+            series = {
+                (r.service, r.signal): SeriesOutput(
+                    expected=float(r.expected), lower=float(r.lower), upper=float(r.upper),
+                    score=float(np.nan_to_num(r.anomaly_score)), anomaly=bool(r.anomalous),
+                )
+                for r in latest.itertuples()
+            }
+            t = as_epoch_seconds(pd.DatetimeIndex(rows["timestamp"]))
+            new = rows[(rows["anomalous"].to_numpy()) & (t > self._seen_until)]
+            anomalies = self._explain(model, frame, new) if len(new) else []
+            onsets: set[tuple[str, str]] = set()
+            for a, d in sorted(anomalies, key=lambda x: x[0].timestamp_seconds):
+                key = (a.service, a.signal)
+                d["onset"] = key not in self._flagged_now and key not in onsets
+                if d["onset"]:
+                    onsets.add(key)
+            self._flagged_now = {k for k, v in series.items() if v.anomaly}
+            with self._lock:
+                self.series = series
+                if len(rows):
+                    self._seen_until = max(self._seen_until, float(t.max()))
+                for a, d in anomalies:
+                    self.anomalies.append(d)
+                    self._flag_log.append((a.timestamp_seconds, a.service, a.signal))
+                self.correlator.update(now, [a for a, _ in anomalies])
+                self._record("success", started)
+            for _, d in anomalies:
+                if self.on_anomaly is not None and d["onset"]:
+                    self.on_anomaly(d)
+        except Exception as exc:
+            log.warning("inference failed: %s", exc)
+            with self._lock:
+                self._record("failure", started, f"infer: {exc}")
+
+    def _explain(self, model: FleetModel, frame: pd.DataFrame, new: pd.DataFrame) -> list[tuple[Anomaly, dict[str, Any]]]:
+        marks = pd.DataFrame(False, index=frame.index, columns=frame.columns)
+        for r in new.itertuples():
+            if (r.service, r.signal) in marks.columns:
+                marks.loc[r.timestamp, (r.service, r.signal)] = True
+        explained = model.explain(frame, marks)
+        out = []
+        terms = explained.terms
+        for i, r in enumerate(explained.summary.itertuples()):
+            ts = float(as_epoch_seconds(pd.DatetimeIndex([r.timestamp]))[0])
+            parts = terms[terms["point"] == i]
+            d = {
+                "timestamp_seconds": ts,
+                "timestamp": pd.Timestamp(r.timestamp).isoformat(),
+                "service": r.service,
+                "signal": r.signal,
+                "actual": float(r.actual),
+                "expected": float(r.expected),
+                "residual": float(r.residual),
+                "residual_sigma": float(r.residual_sigma),
+                "anomaly_score": float(r.anomaly_score),
+                "explanation": r.sentence,
+                "contributions": [
+                    {"term": p.term, "value": None if pd.isna(p.value) else float(p.value), "contribution": float(p.contribution)}
+                    for p in parts.itertuples()
+                ],
+                "baseline": float(r.baseline),
+            }
+            a = Anomaly(
+                timestamp_seconds=ts, service=r.service, signal=r.signal, score=float(r.anomaly_score),
+                actual=float(r.actual), expected=float(r.expected), explanation=r.sentence,
+            )
+            out.append((a, d))
+        return out
+
+    # ------------------------------------------------------------------ outputs
+    def snapshot(self) -> DetectorSnapshot:
+        with self._lock:
+            return DetectorSnapshot(
+                series=dict(self.series) if self.warmup_ratio >= 1.0 else {},
+                active_incidents=tuple((i.cause_service, i.cause_signal) for i in self.correlator.open_incidents()),
+                warmup_ratio=self.warmup_ratio,
+                last_success_seconds=self.last_success_seconds,
+                last_run_duration_seconds=self.last_run_duration_seconds,
+                runs_total=dict(self.runs),
+            )
+
+    def recent_anomalies(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.anomalies)[-limit:][::-1]
+
+    def detected_incidents(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return self.correlator.snapshot()
+
+    def health(self) -> dict[str, Any]:
+        with self._lock:
+            now = self.clock()
+            stale = self.last_success_seconds is None or now - self.last_success_seconds > 3 * self.infer_every_seconds + 30
+            status = "warming_up" if self.warmup_ratio < 1.0 else ("degraded" if stale else "ok")
+            return {
+                "status": status,
+                "warmup_ratio": self.warmup_ratio,
+                "history_seconds": self.history_seconds,
+                "history_needed_seconds": self.settings.min_history_seconds,
+                "last_success_seconds": self.last_success_seconds,
+                "last_fit_seconds": self.last_fit_seconds,
+                "last_error": self.last_error,
+                "runs": dict(self.runs),
+                "shard": f"{self.settings.shard_index}/{self.settings.shard_count}",
+            }
+
+    # -------------------------------------------------------------- scheduling
+    def start(self) -> None:
+        """Start the fit and infer jobs on a background APScheduler (first fit right away)."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        scheduler = BackgroundScheduler(timezone="UTC")
+        common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": int(max(1, self.settings.misfire_grace_seconds))}
+        first = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+        scheduler.add_job(self.fit_cycle, "interval", seconds=self.settings.fit_every_seconds, id="fit", next_run_time=first, **common)
+        scheduler.add_job(self.infer_cycle, "interval", seconds=self.infer_every_seconds, id="infer", **common)
+        scheduler.start()
+        self._scheduler = scheduler
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None

@@ -1,0 +1,88 @@
+"""The detector service's settings: one frozen dataclass, read from ``AIOPS_DETECTOR_*`` variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from simulator import parse_duration
+
+__all__ = ["DetectorSettings", "detector_env_name"]
+
+ENV_PREFIX = "AIOPS_DETECTOR_"
+
+
+def detector_env_name(field: str) -> str:
+    """The environment variable that sets ``field`` (``port`` -> ``AIOPS_DETECTOR_PORT``)."""
+    return ENV_PREFIX + field.upper()
+
+
+@dataclass(frozen=True, kw_only=True)
+class DetectorSettings:
+    """Everything ``aiops detect`` can be told; units are in the field names.
+
+    ``infer_every_seconds`` of 0 means "the scrape interval written in
+    monitoring/prometheus.yml", so the query step and the scrape agree.
+    """
+
+    #: Prometheus to read the signals from.
+    prometheus_url: str = "http://127.0.0.1:9090"
+    #: The collector, for its catalog (the dependency graph) and its incident records.
+    collector_url: str = "http://127.0.0.1:8000"
+    #: Interface of the detector's /metrics and JSON API.
+    host: str = "127.0.0.1"
+    #: Port of the detector's /metrics and JSON API (Prometheus scrapes it as job aiops-detector).
+    port: int = 8001
+    #: How often to score the newest points (0: the scrape interval from monitoring/prometheus.yml).
+    infer_every_seconds: float = 0.0
+    #: How often to refit the baselines.
+    fit_every_seconds: float = 600.0
+    #: How much history each fit reads.
+    fit_window_seconds: float = 14 * 86400.0
+    #: Query step of the history a fit reads (the backfill's step).
+    fit_step_seconds: float = 60.0
+    #: History needed before the detector flags anything (two days: time-of-day terms need them).
+    min_history_seconds: float = 2 * 86400.0
+    #: How far back each inference cycle reads (enough for the debounce and the rate windows).
+    lookback_seconds: float = 300.0
+    #: Timeout of every Prometheus or collector request.
+    timeout_seconds: float = 10.0
+    #: A cycle that could not start on time still runs if it is at most this late.
+    misfire_grace_seconds: float = 30.0
+    #: This replica's shard (0-based) and the number of shards; services are split by a hash of their name.
+    shard_index: int = 0
+    shard_count: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be in 0..65535, not {self.port}")
+        if self.shard_count < 1 or not 0 <= self.shard_index < self.shard_count:
+            raise ValueError(f"shard must be i/n with 0 <= i < n, not {self.shard_index}/{self.shard_count}")
+        for name in ("fit_every_seconds", "fit_window_seconds", "fit_step_seconds", "lookback_seconds", "timeout_seconds"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
+        if self.infer_every_seconds < 0 or self.min_history_seconds < 0:
+            raise ValueError("infer_every_seconds and min_history_seconds must be >= 0")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "DetectorSettings":
+        """Defaults, then ``AIOPS_DETECTOR_*`` variables, then ``overrides`` (None is ignored)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(detector_env_name(f.name))
+            if raw is None or not raw.strip():
+                continue
+            try:
+                if isinstance(f.default, int) and not isinstance(f.default, bool):
+                    values[f.name] = int(raw)
+                elif isinstance(f.default, float):
+                    values[f.name] = parse_duration(raw.strip())
+                else:
+                    values[f.name] = raw.strip()
+            except ValueError as exc:
+                raise ValueError(f"{detector_env_name(f.name)}={raw!r}: {exc}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

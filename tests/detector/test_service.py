@@ -1,0 +1,128 @@
+"""The detector service's cycles, with an injected clock and an in-process history source."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import simulator as sim
+from detector._prometheus import PrometheusUnavailable
+from detector._service import DetectorService, in_shard
+from detector._settings import DetectorSettings
+from detector._sources import EmbeddedSource
+
+CATALOG = sim.load_catalog()
+EDGES = [(d.caller, d.callee) for d in CATALOG.dependencies]
+NOW = 1_767_355_200.0  # 2026-01-02 12:00 UTC
+
+
+class Clock:
+    def __init__(self, t: float) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class FlakySource:
+    """Wraps a source; raises while ``down`` is set, like a Prometheus that is not answering."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.down = False
+
+    def fetch(self, start, end, step):
+        if self.down:
+            raise PrometheusUnavailable("Prometheus at http://test did not answer within 1 s")
+        return self.inner.fetch(start, end, step)
+
+
+def make(incidents=(), min_history=2 * 86400.0, clock=None):
+    clock = clock or Clock(NOW)
+    source = FlakySource(EmbeddedSource(CATALOG, 3, lambda: incidents))
+    settings = DetectorSettings(fit_window_seconds=3 * 86400.0, min_history_seconds=min_history, lookback_seconds=300.0, infer_every_seconds=15.0)
+    return DetectorService(settings, source=source, dependencies=EDGES, clock=clock), source, clock
+
+
+def test_it_warms_up_instead_of_flagging_until_it_has_enough_history() -> None:
+    service, _, _ = make(min_history=30 * 86400.0)
+    service.fit_cycle()
+    service.infer_cycle()
+    assert service.model is None
+    assert service.runs["warming_up"] == 1 and service.runs["success"] == 0
+    health = service.health()
+    assert health["status"] == "warming_up"
+    assert 0.05 < health["warmup_ratio"] < 0.2  # about 3 of the 30 days
+    assert health["history_needed_seconds"] == 30 * 86400.0
+    assert service.snapshot().series == {}
+
+
+def test_an_incident_is_flagged_explained_and_grouped_with_its_probable_cause() -> None:
+    hog = sim.make_incident(CATALOG, id="1", kind="cpu_hog", service="payments", duration_seconds=600, now=NOW - 120)
+    service, _, clock = make(incidents=[hog])
+    clock.t = NOW - 200  # fit before the incident
+    service.fit_cycle()
+    assert service.model is not None and service.warmup_ratio == 1.0
+    clock.t = NOW
+    seen = []
+    service.on_anomaly = seen.append
+    service.infer_cycle()
+    assert service.runs["success"] == 1
+    snap = service.snapshot()
+    assert snap.series[("payments", "cpu")].anomaly
+    assert snap.series[("payments", "cpu")].score >= 1
+    assert not snap.series[("catalog", "memory")].anomaly
+    flagged = [a for a in service.recent_anomalies() if a["service"] == "payments" and a["signal"] == "cpu"]
+    assert flagged and "payments CPU" in flagged[0]["explanation"] and "robust" in flagged[0]["explanation"]
+    assert abs(flagged[0]["baseline"] + sum(c["contribution"] for c in flagged[0]["contributions"]) - flagged[0]["expected"]) < 1e-6
+    assert any(d["onset"] for d in seen)
+    assert ("payments", "cpu") in snap.active_incidents
+    [inc] = [i for i in service.detected_incidents() if "payments" in i["services"]]
+    assert inc["probable_cause"] == {"service": "payments", "signal": "cpu"}
+
+
+def test_a_quiet_fleet_raises_no_flags() -> None:
+    service, _, clock = make()
+    service.fit_cycle()
+    for k in range(4):
+        clock.t = NOW + 60 * k
+        service.infer_cycle()
+    assert service.runs["success"] == 4
+    assert not any(o.anomaly for o in service.snapshot().series.values())
+    assert service.detected_incidents() == []
+
+
+def test_a_failed_cycle_is_counted_and_the_next_one_recovers() -> None:
+    service, source, clock = make()
+    service.fit_cycle()
+    service.infer_cycle()
+    source.down = True
+    clock.t += 15
+    service.infer_cycle()
+    clock.t += 15
+    service.fit_cycle()  # a failed fit keeps the previous model
+    assert service.runs["failure"] == 2 and service.model is not None
+    assert "did not answer" in service.health()["last_error"]
+    clock.t += 120
+    assert service.health()["status"] == "degraded"
+    source.down = False
+    service.infer_cycle()
+    assert service.runs["success"] == 2 and service.health()["status"] == "ok" and service.health()["last_error"] is None
+
+
+def test_shards_split_services_and_cover_each_exactly_once() -> None:
+    for n in (1, 2, 3):
+        owners = {s: [i for i in range(n) if in_shard(s, i, n)] for s in CATALOG.service_names}
+        assert all(len(v) == 1 for v in owners.values())
+    settings = DetectorSettings(shard_index=1, shard_count=2, fit_window_seconds=3 * 86400.0, min_history_seconds=86400.0)
+    service = DetectorService(settings, source=EmbeddedSource(CATALOG, 3, lambda: []), dependencies=EDGES, clock=Clock(NOW), infer_every_seconds=15)
+    service.fit_cycle()
+    services = {s for names in service.model.services_.values() for s in names}
+    assert services == {s for s in CATALOG.service_names if in_shard(s, 1, 2)}
+
+
+def test_settings_reject_a_bad_shard_and_read_the_environment() -> None:
+    with pytest.raises(ValueError, match="shard"):
+        DetectorSettings(shard_index=2, shard_count=2)
+    s = DetectorSettings.from_env({"AIOPS_DETECTOR_PORT": "9001", "AIOPS_DETECTOR_FIT_EVERY_SECONDS": "5m"})
+    assert s.port == 9001 and s.fit_every_seconds == 300.0
