@@ -172,7 +172,16 @@ def _calibrate_block(
     tail = np.zeros(s)
     heavy = count > above
     if np.any(heavy):
-        tail[heavy] = _row_order_stat(absr[heavy], None if valid is None else valid[heavy], quantile) / scale[heavy]
+        # The quantile is among the points beyond the cut: ranked from the top, it is the
+        # (above + 1)-th of them. Sort only those points, grouped by row.
+        beyond[~heavy] = False
+        flat = np.flatnonzero(beyond)  # 1-D nonzero is far cheaper than 2-D
+        rows = flat // T
+        values = absr.ravel()[flat].astype(np.float64)
+        order = np.lexsort((values, rows))  # by row, then ascending value
+        start = np.concatenate(([0], np.cumsum(count[heavy])[:-1]))
+        pick = start + count[heavy] - 1 - above[heavy]
+        tail[heavy] = values[order][pick] / scale[heavy]
     return scale, np.maximum(z_floor, factor * tail)
 
 
