@@ -16,7 +16,7 @@ from typing import Sequence
 __all__ = ["UsageError", "build_parser", "main"]
 
 #: Modules whose ``register`` adds sub-commands, in help order.
-COMMAND_MODULES: tuple[str, ...] = ("collector.cli", "aiops.demo", "detector.cli")
+COMMAND_MODULES: tuple[str, ...] = ("collector.cli", "aiops.demo", "detector._service_cli", "detector.cli", "responder.cli")
 
 
 class UsageError(Exception):

@@ -1,0 +1,94 @@
+"""Serving an ASGI app on a port: one clear error for a taken port, foreground or background thread."""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+import threading
+import time
+
+import uvicorn
+
+__all__ = ["AppServer", "PortInUse", "bind", "is_loopback", "serve_forever"]
+
+
+class PortInUse(OSError):
+    """The port is taken (or the address cannot be bound)."""
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int, *, what: str = "the service") -> socket.socket:
+    """A listening socket on (host, port); port 0 picks a free one. Raises :class:`PortInUse`."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(exc.errno, f"port {port} on {host} is already in use (another {what}?); pick another with --port") from None
+        raise PortInUse(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _server(app: object) -> uvicorn.Server:
+    return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))  # type: ignore[arg-type]
+
+
+def serve_forever(app: object, sock: socket.socket) -> None:
+    """Serve ``app`` on an already bound socket until interrupted."""
+    _server(app).run(sockets=[sock])
+
+
+class AppServer:
+    """``app`` served by uvicorn in a background thread; ``port=0`` picks a free port."""
+
+    def __init__(self, app: object, *, host: str = "127.0.0.1", port: int = 0, name: str = "app") -> None:
+        self.app, self.host, self.port, self.name = app, host, port, name
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout_seconds: float = 10.0) -> "AppServer":
+        sock = bind(self.host, self.port, what=self.name)
+        self.port = sock.getsockname()[1]
+        self._server = _server(self.app)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name=self.name, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout_seconds
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.name} did not start on {self.url}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+
+    def __enter__(self) -> "AppServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
