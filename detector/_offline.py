@@ -35,6 +35,11 @@ What differs from a real scrape, and why it does not matter here:
 - real scrapes land at a per-target offset and jitter a little; here they sit exactly on
   the grid (``scrape_offset_seconds`` moves the grid; with an offset the window holds one
   sample fewer and the extrapolation above kicks in, as it would in Prometheus);
+- counts are floored to whole numbers before ``rate()``, as the collector exposes them
+  (OpenMetrics wants whole bucket counts; ``whole_counts=False`` keeps the exact floats).
+  That flooring is real noise: a service with few errors sees its error ratio move by
+  one request per pod per window. Gauges are taken unrounded (the exposition rounds them
+  to a byte or 1e-6, far below their noise);
 - Prometheus stores float64 and so does this, but summation order differs, so values
   agree to ~1e-12 relative, not bit for bit;
 - staleness markers, scrape failures and counter resets from restarts do not happen.
@@ -71,8 +76,8 @@ class OfflineSettings:
     ``step_seconds`` is the evaluation grid (a range query's step), ``scrape_interval_seconds``
     how often counters and gauges are sampled, ``rate_window_seconds`` the ``[2m]`` of the
     PromQL, ``quantile`` the latency quantile, ``tick_seconds`` the integration tick
-    (default: the scrape interval), ``chunk_seconds`` how much is simulated at once (bounds
-    memory).
+    (default: the scrape interval), ``whole_counts`` floors counters as the collector
+    exposes them, ``chunk_seconds`` how much is simulated at once (bounds memory).
     """
 
     step_seconds: float = 60.0
@@ -81,6 +86,7 @@ class OfflineSettings:
     rate_window_seconds: float = 120.0
     quantile: float = 0.95
     tick_seconds: float | None = None
+    whole_counts: bool = True
     chunk_seconds: float = 86_400.0
 
 
@@ -243,6 +249,8 @@ def fleet_frame(
         req = counters.requests_total[c_idx]
         bkt = np.concatenate([counters.latency_bucket[c_idx], req[:, :, None]], axis=2)
         err = counters.errors_total[c_idx]
+        if settings.whole_counts:
+            req, err, bkt = np.floor(req), np.floor(err), np.floor(bkt)
         if tail_req is not None:
             req = np.concatenate([tail_req, req])
             err = np.concatenate([tail_err, err])

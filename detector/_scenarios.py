@@ -34,7 +34,8 @@ Matching (:func:`match`), shared by every detector:
 
 Metrics (:func:`summarize`): event precision ``detected / (detected + false alarms)``,
 recall ``detected / incidents``, F1, false alarms per evaluation day, the median time to
-detect and the recall per incident kind.
+detect and the recall per incident kind; for diagnosis also the raw counts and, per
+signal, how many false-alarm groups it took part in.
 """
 
 from __future__ import annotations
@@ -489,6 +490,10 @@ def summarize(matching: Matching, incidents: Sequence[Incident], kinds: Sequence
     recall = tp / n if n else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
     ttd = [matching.detected[i.id] for i in incidents if i.id in matching.detected]
+    by_signal: dict[str, int] = {}
+    for g in matching.false_alarms:
+        for sig in g.signals:
+            by_signal[sig] = by_signal.get(sig, 0) + 1
     by_kind: dict[str, float | None] = {}
     for k in kinds:
         of_kind = [i for i in incidents if i.kind == k]
@@ -504,6 +509,7 @@ def summarize(matching: Matching, incidents: Sequence[Incident], kinds: Sequence
         "detected": tp,
         "false_alarms": fa,
         "echoes": len(matching.echoes),
+        "false_alarms_by_signal": dict(sorted(by_signal.items(), key=lambda kv: (-kv[1], kv[0]))),
     }
 
 

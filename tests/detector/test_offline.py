@@ -92,7 +92,7 @@ def small() -> tuple[pd.DataFrame, object, list]:
     incidents = [
         make_incident(catalog, id="a", kind="error_burst", service="checkout", duration_seconds=600, now=MIDNIGHT + 1800),
     ]
-    settings = OfflineSettings(scrape_interval_seconds=5.0, chunk_seconds=1800.0)
+    settings = OfflineSettings(scrape_interval_seconds=5.0, chunk_seconds=1800.0, whole_counts=False)
     frame = fleet_frame(catalog, 3, start_seconds=MIDNIGHT, end_seconds=MIDNIGHT + 3600, incidents=incidents, settings=settings)
     return frame, catalog, incidents
 
@@ -163,7 +163,7 @@ def test_chunking_does_not_change_a_value(small) -> None:
     frame, catalog, incidents = small
     whole = fleet_frame(
         catalog, 3, start_seconds=MIDNIGHT, end_seconds=MIDNIGHT + 3600, incidents=incidents,
-        settings=OfflineSettings(scrape_interval_seconds=5.0, chunk_seconds=86_400.0),
+        settings=OfflineSettings(scrape_interval_seconds=5.0, chunk_seconds=86_400.0, whole_counts=False),
     )
     pd.testing.assert_frame_equal(whole, frame, rtol=1e-10)
 
@@ -172,10 +172,24 @@ def test_a_scrape_offset_changes_rates_only_by_sampling(small) -> None:
     frame, catalog, incidents = small
     shifted = fleet_frame(
         catalog, 3, start_seconds=MIDNIGHT, end_seconds=MIDNIGHT + 3600, incidents=incidents,
-        settings=OfflineSettings(scrape_interval_seconds=5.0, scrape_offset_seconds=2.0),
+        settings=OfflineSettings(scrape_interval_seconds=5.0, scrape_offset_seconds=2.0, whole_counts=False),
     )
     rel = ((shifted - frame).abs() / frame.abs()).xs("requests", axis=1, level="signal")
     assert float(rel.max().max()) < 0.01
+
+
+def test_whole_counts_move_a_rate_by_at_most_one_request_per_pod_per_window(small) -> None:
+    frame, catalog, incidents = small
+    exposed = fleet_frame(
+        catalog, 3, start_seconds=MIDNIGHT, end_seconds=MIDNIGHT + 3600, incidents=incidents,
+        settings=OfflineSettings(scrape_interval_seconds=5.0),
+    )
+    pods = {s.name: s.replicas for s in catalog.services}
+    for s in catalog.service_names:
+        diff = (exposed[(s, "requests")] - frame[(s, "requests")]).abs()
+        assert float(diff.max()) <= pods[s] / 120.0 + 1e-9
+        assert float(diff.max()) > 0  # the flooring is there
+    pd.testing.assert_frame_equal(exposed.xs("cpu", axis=1, level="signal"), frame.xs("cpu", axis=1, level="signal"))
 
 
 def test_ground_truth_is_kept_apart_and_marks_active_minutes(small) -> None:
@@ -186,3 +200,51 @@ def test_ground_truth_is_kept_apart_and_marks_active_minutes(small) -> None:
     assert active.sum() == 10 and active.iloc[30] == 1.0 and active.iloc[29] == 0.0
     assert truth.drop(columns=[("error_burst", "checkout")]).to_numpy().sum() == 0
     assert not any("incident" in str(c) for c in frame.columns.get_level_values("signal"))
+
+
+# ------------------------------------------------------------------ against the real Prometheus
+@pytest.mark.integration
+def test_the_bridge_matches_prometheus_on_backfilled_history(tmp_path, promtool_bin, start_prometheus) -> None:
+    """Backfill a few hours, load them into Prometheus, run signals.yaml's PromQL: the bridge agrees."""
+    backfill_mod = pytest.importorskip("collector._backfill")
+    from aiops import _prometheus as prom
+    from detector._prometheus import PrometheusReader
+    from detector._signals import load_signals
+
+    catalog = load_catalog()
+    seed, step, hours = 5, 15.0, 3
+    # The backfill's first sample at start = end - 15 s x 719 lands 150 s (one 2m window and two
+    # scrapes) before a whole minute: that minute is the bridge's first point, and the bridge's first
+    # tick is then the backfill's first sample, so both integrate the counters from the same zero.
+    end = MIDNIGHT + hours * 3600.0 + 15.0
+    out = backfill_mod.backfill(
+        tmp_path / "history", days=hours / 24, step_seconds=step, seed=seed, incidents_per_day=24, end_seconds=end, split_seconds=0
+    )
+    start = end - step * (int(round(hours * 3600 / step)) - 1)
+    incidents = backfill_mod.history_incidents(catalog, seed=seed, start_seconds=start, end_seconds=end, per_day=24)
+    assert incidents  # the comparison covers incidents, not only quiet traffic
+    data = tmp_path / "data"
+    for path in out.metrics_paths:
+        prom.create_blocks_from_openmetrics(path, data)
+    server = start_prometheus({}, storage_dir=data)
+
+    q0 = start + 120.0 + 2 * step
+    assert q0 % 60 == 0
+    ours = fleet_frame(catalog, seed, start_seconds=q0, end_seconds=end, incidents=incidents, settings=OfflineSettings(scrape_interval_seconds=step))
+    queries = {s.name: s.promql for s in load_signals().signals}
+    theirs = PrometheusReader(base_url=server.url).fetch_signals(queries, start=q0, end=float(_seconds_index(ours)[-1]), step_seconds=60.0)
+    theirs = theirs.reindex(columns=ours.columns)
+    assert not theirs.isna().any().any()
+    # Counter-based signals agree to float precision; gauges to the exposition's rounding
+    # (ratios to 1e-6, bytes to whole bytes), which the bridge does not copy.
+    rates = ["requests", "errors", "latency"]
+    for signal, atol in [*((r, 0.0) for r in rates), ("cpu", 1e-6), ("saturation", 1e-6), ("memory", 1.0), ("disk", 1.0)]:
+        got = theirs.xs(signal, axis=1, level="signal")
+        want = ours.xs(signal, axis=1, level="signal")
+        np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-9, atol=atol, err_msg=signal)
+    during = ground_truth_frame(catalog, incidents, ours.index).to_numpy().any(axis=1)
+    assert during.sum() >= 10  # minutes under incident were compared too
+
+
+def _seconds_index(frame: pd.DataFrame) -> np.ndarray:
+    return frame.index.as_unit("s").asi8
