@@ -154,8 +154,8 @@ def run_bench(
     loop_cpu = loop_sample_cpu * settings.series / sample
 
     n_seasonal = model.n_seasonal_
-    daily = sum(1 for f in feature_names[:n_seasonal] if f.startswith("daily"))
-    weekly = sum(1 for f in feature_names[:n_seasonal] if f.startswith("weekly"))
+    daily = sum(1 for f in feature_names[:n_seasonal] if f.startswith("daily_sin"))
+    weekly = sum(1 for f in feature_names[:n_seasonal] if f.startswith("weekly_sin"))
     return {
         "series": settings.series,
         "batched_seconds": batched,
@@ -173,7 +173,8 @@ def run_bench(
             **asdict(settings),
             "timestamps": T,
             "points": T * settings.series,
-            "seasonal_terms": {"daily": daily, "weekly": weekly, "trend": int("trend" in feature_names)},
+            "seasonal_terms": {"daily": daily, "weekly": weekly, "trend": int("trend" in feature_names)},  # sine/cosine pairs
+            "seasonal_columns": n_seasonal,
             "context_regressors_per_series": model.n_context_,
             "float_bits": np.dtype(settings.dtype).itemsize * 8,
             "chunk_series": model.chunk_size,

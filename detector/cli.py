@@ -90,8 +90,9 @@ def render_text(report: dict[str, Any]) -> str:
     seasonal = c["seasonal_terms"]
     lines = [
         f"series                 {report['series']} x {c['timestamps']} timestamps ({c['days']:g} days at {c['step_seconds']:g} s)",
-        f"features per series    intercept + {seasonal['daily']} daily + {seasonal['weekly']} weekly Fourier terms"
-        f"{' + trend' if seasonal['trend'] else ''} + {c['context_regressors_per_series']} context regressor(s)",
+        f"features per series    intercept + {seasonal['daily']} daily + {seasonal['weekly']} weekly sine/cosine pairs"
+        f"{' + trend' if seasonal['trend'] else ''} ({c['seasonal_columns']} shared columns)"
+        f" + {c['context_regressors_per_series']} context regressor(s) of its own",
         f"float width            {c['float_bits']} bits (batches of {c['batch_series']} series, {c['chunk_series']} per block, "
         f"BLAS threads {c['blas_threads']})",
         f"batched fit + score    {report['batched_seconds']:.3f} s wall, {report['batched_cpu_seconds']:.3f} s CPU",
