@@ -25,7 +25,7 @@ from typing import Callable, Mapping, Sequence
 
 import httpx
 
-__all__ = ["Child", "ChildFailed", "free_port", "http_ok", "spawn", "stop_all", "wait_until"]
+__all__ = ["Child", "ChildFailed", "free_port", "http_ok", "run_all", "spawn", "stop_all", "wait_until"]
 
 
 class ChildFailed(RuntimeError):
@@ -148,3 +148,40 @@ def stop_all(children: Sequence[Child], timeout_seconds: float = 10.0) -> None:
     """Stop ``children`` in reverse start order (consumers before what they consume)."""
     for child in reversed(children):
         child.stop(timeout_seconds)
+
+
+def run_all(
+    jobs: Sequence[tuple[str, Sequence[str]]],
+    *,
+    log_path: Path,
+    parallel: int = 1,
+    started: list[Child] | None = None,
+    poll_seconds: float = 0.05,
+) -> None:
+    """Run ``(name, argv)`` jobs to completion, ``parallel`` at a time; raise :class:`ChildFailed` on the first failure.
+
+    All jobs append their output to ``log_path``. Every child is appended to ``started`` as it
+    starts, so a caller interrupted (Ctrl-C) can stop what is still running; on a failure
+    the others are stopped here.
+    """
+    started = [] if started is None else started
+    queue = list(jobs)
+    running: list[Child] = []
+    try:
+        while queue or running:
+            while queue and len(running) < max(1, parallel):
+                name, argv = queue.pop(0)
+                child = spawn(name, argv, log_path=log_path)
+                started.append(child)
+                running.append(child)
+            for child in list(running):
+                code = child.popen.poll()
+                if code is None:
+                    continue
+                running.remove(child)
+                if code != 0:
+                    raise ChildFailed(f"{child.name} failed with exit code {code} (log: {child.log_path})", child.log_tail())
+            if running:
+                time.sleep(poll_seconds)
+    finally:
+        stop_all(running)

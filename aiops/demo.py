@@ -1,0 +1,415 @@
+"""``aiops demo``: the whole kit on one machine, started and stopped with one command.
+
+In order: the collector (``aiops collector``) on the given host and port; if the
+``prometheus`` and ``promtool`` binaries are on PATH, days of backfilled history (built
+once per seed and cached, see :mod:`aiops._history`) copied into a fresh data directory
+and Prometheus on a loopback port scraping the collector; then the scripted scenario
+(``scenarios/demo.yaml``). It prints where to look and, every scrape interval, one line
+per service from the collector's ``/metrics``. Ctrl-C (or SIGTERM) stops every child
+process, last started first.
+
+Every long-running part is a child process described by a :class:`ChildSpec`; another
+part (the detector) is one more spec in :meth:`Demo.long_running_specs`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import shutil
+import signal
+import socket
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence, TextIO
+from urllib.parse import urlencode
+
+import httpx
+
+from aiops.cli import UsageError
+
+from . import _prometheus as prom
+from ._history import History, copy_blocks, ensure_history
+from ._procs import Child, ChildFailed, http_ok, spawn, stop_all, wait_until
+from ._view import Scrape, parse_scrape, render, service_rows
+
+__all__ = ["ENV_VARS", "ChildSpec", "Demo", "DemoSettings", "register"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SCENARIO = REPO_ROOT / "scenarios" / "demo.yaml"
+#: The live view's rates and p95 are over about this long (shorter is noisy at a 1 s counter tick).
+VIEW_WINDOW_SECONDS = 30.0
+
+#: The environment variable of each configurable field (host, port and seed are the collector's own).
+ENV_VARS: Mapping[str, str] = {
+    "host": "AIOPS_HOST",
+    "port": "AIOPS_PORT",
+    "seed": "AIOPS_SEED",
+    "prometheus_port": "AIOPS_DEMO_PROMETHEUS_PORT",
+    "history_days": "AIOPS_DEMO_HISTORY_DAYS",
+    "scenario_path": "AIOPS_DEMO_SCENARIO",
+    "cache_dir": "AIOPS_CACHE_DIR",
+}
+
+
+def _default_cache_dir(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "aiops"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoSettings:
+    """What ``aiops demo`` can be told; :func:`from_env` reads :data:`ENV_VARS`, options override."""
+
+    #: Interface of the collector; anything but loopback lets a room reach it (no authentication).
+    host: str = "127.0.0.1"
+    #: Port of the collector's /metrics and incident API.
+    port: int = 8000
+    #: Seed of the fleet (and of its cached history).
+    seed: int = 0
+    #: Loopback port of Prometheus; 0 picks a free one.
+    prometheus_port: int = 0
+    #: Days of history backfilled into Prometheus (8: one weekly cycle and a day); 0 for none.
+    history_days: float = 8.0
+    #: Time between backfilled samples.
+    history_step_seconds: float = 60.0
+    #: The scripted scenario run at start.
+    scenario_path: Path = DEFAULT_SCENARIO
+    run_scenario: bool = True
+    #: Cached history blocks and the current run's data and logs (default ~/.cache/aiops).
+    cache_dir: Path = field(default_factory=lambda: _default_cache_dir({}))
+    #: Seconds between two lines of the live view; 0 means the scrape interval.
+    view_every_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535 or not 0 <= self.prometheus_port <= 65535:
+            raise ValueError("ports must be in 1..65535 (0 for --prometheus-port picks a free one)")
+        if self.history_days < 0 or self.history_step_seconds <= 0 or self.view_every_seconds < 0:
+            raise ValueError("history_days and view_every_seconds must be >= 0, history_step_seconds > 0")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "DemoSettings":
+        """Defaults, then :data:`ENV_VARS` from ``environ`` (default ``os.environ``), then non-None ``overrides``."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {"cache_dir": _default_cache_dir(env)}
+        types = {f.name: f.type for f in dataclasses.fields(cls)}
+        for name, var in ENV_VARS.items():
+            raw = env.get(var, "").strip()
+            if not raw:
+                continue
+            kind = types[name]
+            try:
+                values[name] = Path(raw).expanduser() if kind == "Path" else int(raw) if kind == "int" else float(raw) if kind == "float" else raw
+            except ValueError:
+                raise ValueError(f"{var}={raw!r}: not a valid {kind}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """A long-running part of the demo: how to start it and how to tell it is ready."""
+
+    name: str
+    argv: tuple[str, ...]
+    ready_url: str  # answers 2xx once ready
+    ready_timeout_seconds: float = 60.0
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _local_host(host: str) -> str:
+    """How this machine reaches a server listening on ``host``."""
+    return "127.0.0.1" if host in ("0.0.0.0", "", "localhost") or _is_loopback(host) else "::1" if host == "::" else host
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _room_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback (for a room)."""
+    import psutil
+
+    out = []
+    for addrs in psutil.net_if_addrs().values():
+        out += [a.address for a in addrs if a.family == socket.AF_INET and not a.address.startswith("127.")]
+    return sorted(set(out))
+
+
+def _port_free(host: str, port: int) -> bool:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def graph_link(prometheus_url: str, panels: Sequence[tuple[str, str]]) -> str:
+    """A Prometheus /graph link showing ``(expr, range)`` panels as graphs."""
+    params: dict[str, str] = {}
+    for i, (expr, span) in enumerate(panels):
+        params |= {f"g{i}.expr": expr, f"g{i}.tab": "0", f"g{i}.range_input": span}
+    return f"{prometheus_url}/graph?{urlencode(params)}"
+
+
+def _hms(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(seconds)) + " UTC"
+
+
+class Demo:
+    """One run of the demo; :meth:`run` returns the exit code."""
+
+    def __init__(self, settings: DemoSettings, *, out: TextIO | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.out = out or sys.stdout
+        self.clock = clock
+        self.run_dir = settings.cache_dir / "demo"
+        self.children: list[Child] = []  # everything started, in order; stopped in reverse
+        self.collector_url = _url(_local_host(settings.host), settings.port)
+        self.prometheus: prom.Server | None = None
+        self.history: History | None = None
+
+    # -- output --------------------------------------------------------------------
+
+    def say(self, line: str = "") -> None:
+        print(line, file=self.out, flush=True)
+
+    # -- parts -----------------------------------------------------------------------
+
+    def collector_spec(self) -> ChildSpec:
+        s = self.settings
+        argv = (sys.executable, "-m", "aiops", "collector", "--host", s.host, "--port", str(s.port), "--seed", str(s.seed),
+                "--log", str(self.run_dir / "incidents.jsonl"))  # fmt: skip
+        return ChildSpec("collector", argv, f"{self.collector_url}/healthz")
+
+    def long_running_specs(self) -> list[ChildSpec]:
+        """Parts started after Prometheus (none yet; the detector joins here)."""
+        return []
+
+    def start_child(self, spec: ChildSpec) -> Child:
+        """Start ``spec`` with its log in the run directory and wait until it is ready."""
+        child = spawn(spec.name, spec.argv, log_path=self.run_dir / f"{spec.name}.log")
+        self.children.append(child)
+        wait_until(lambda: http_ok(spec.ready_url), child=child, timeout_seconds=spec.ready_timeout_seconds)
+        return child
+
+    def start_prometheus(self) -> None:
+        s = self.settings
+        instance = f"{_local_host(s.host)}:{s.port}"
+        data_dir = self.run_dir / "prometheus-data"
+        if s.history_days > 0:
+            self.history = ensure_history(
+                s.cache_dir,
+                seed=s.seed,
+                instance=instance,
+                days=s.history_days,
+                step_seconds=s.history_step_seconds,
+                now_seconds=self.clock(),
+                work_dir=self.run_dir / "history",
+                started=self.children,
+                say=lambda line: self.say(f"  history     {line}"),
+            )
+            copy_blocks(self.history, data_dir)
+            h = self.history
+            self.say(
+                f"  history     {len(h.blocks)} blocks, {_hms(h.start_seconds)} to {_hms(h.end_seconds)}: "
+                f"{h.action} in {h.elapsed_seconds:.1f} s (cache {h.cache_dir})"
+            )
+        config = self.run_dir / "prometheus.yml"
+        config.write_text(prom.render_config({prom.COLLECTOR_JOB: [instance]}))
+        retention_days = math.ceil(s.history_days) + 7
+        self.prometheus = prom.start_prometheus(
+            config,
+            storage_dir=data_dir,
+            port=s.prometheus_port or None,
+            retention=f"{retention_days}d",
+            log_path=self.run_dir / "prometheus.log",
+        )
+        self.children.append(self.prometheus.child)
+
+    def run_scenario(self) -> None:
+        """Post the scenario's incidents, each delayed as scripted (what ``aiops scenario run`` does)."""
+        from collector import APIError, CollectorClient, CollectorUnreachable
+        from simulator import ScenarioError, load_catalog, load_scenario
+
+        path = self.settings.scenario_path
+        if not path.is_file():
+            self.say(f"  scenario    {path} not found; none runs (trigger incidents by hand)")
+            return
+        try:
+            scenario = load_scenario(path, load_catalog())
+        except ScenarioError as exc:
+            raise UsageError(f"{exc.source}: {'; '.join(exc.problems)}") from None
+        self.say(f"  scenario    {scenario.name}: {len(scenario.steps)} incidents over {scenario.length_seconds / 60:.1f} min ({path.name})")
+        with CollectorClient(self.collector_url) as client:
+            for step in scenario.steps:
+                try:
+                    inc = client.trigger(
+                        kind=step.kind,
+                        service=step.service,
+                        intensity=step.intensity,
+                        duration_seconds=step.duration_seconds,
+                        delay_seconds=step.at_seconds,
+                        triggered_by="scenario",
+                    )
+                except (APIError, CollectorUnreachable) as exc:
+                    why = exc.line() if isinstance(exc, APIError) else str(exc)
+                    self.say(f"              +{step.at_seconds:>4.0f}s {step.kind} on {step.service}: refused: {why}")
+                    continue
+                self.say(f"              +{step.at_seconds:>4.0f}s incident {inc['id']}: {step.kind} on {step.service} for {step.duration_seconds:.0f} s")
+
+    # -- the run ---------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Start everything, show the live view until Ctrl-C or SIGTERM, stop everything."""
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        code = 0
+        try:
+            self._start()
+            self._watch()
+        except KeyboardInterrupt:
+            self.say("\nstopping ...")
+        except ChildFailed as exc:
+            self.say(f"aiops demo: error: {exc}")
+            code = 1
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+            running = [c.name for c in self.children if c.alive()]
+            stop_all(self.children)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            signal.signal(signal.SIGTERM, previous)
+            if running:
+                self.say(f"stopped {', '.join(dict.fromkeys(name.split()[0] for name in running))}; logs in {self.run_dir}")
+        return code
+
+    def _start(self) -> None:
+        s = self.settings
+        t0 = time.monotonic()
+        if not _port_free(s.host, s.port):
+            raise UsageError(f"port {s.port} on {s.host} is in use (another `aiops collector` or demo?); pick another with --port")
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        self.run_dir.mkdir(parents=True)
+        interval = prom.scrape_interval_seconds()
+        self.say(f"aiops demo: seed {s.seed}, scrape every {interval:g} s ({prom.PROMETHEUS_CONFIG.relative_to(REPO_ROOT)}); Ctrl-C stops")
+
+        self.start_child(self.collector_spec())
+        self.say(f"  collector   {_url(s.host, s.port)} ready after {time.monotonic() - t0:.1f} s")
+
+        missing = [b for b in ("prometheus", "promtool") if prom.find_binary(b) is None]
+        if missing:
+            self.say(
+                f"  prometheus  {' and '.join(missing)} not on PATH: the demo runs without Prometheus "
+                f"(collector and live view only). Get it with: {prom.INSTALL_HINT}"
+            )
+        else:
+            self.start_prometheus()
+            assert self.prometheus is not None
+            self.say(f"  prometheus  {self.prometheus.url} ready after {time.monotonic() - t0:.1f} s")
+        for spec in self.long_running_specs():
+            self.start_child(spec)
+            self.say(f"  {spec.name:<11} ready after {time.monotonic() - t0:.1f} s")
+        if s.run_scenario:
+            self.run_scenario()
+        self.say(f"ready after {time.monotonic() - t0:.1f} s")
+        self._where_to_look()
+
+    def _where_to_look(self) -> None:
+        s = self.settings
+        self.say("where to look:")
+        self.say(f"  metrics     {self.collector_url}/metrics   (API docs: {self.collector_url}/docs)")
+        env = "" if self.collector_url == "http://127.0.0.1:8000" else f"AIOPS_COLLECTOR_URL={self.collector_url} "
+        self.say(f"  incidents   {env}aiops incident trigger cpu_hog --service checkout --duration 3m   (list, stop --all)")
+        if not _is_loopback(s.host):
+            for address in _room_addresses():
+                self.say(f"  the room    AIOPS_COLLECTOR_URL={_url(address, s.port)} aiops incident trigger ...  (no authentication!)")
+        if self.prometheus is not None:
+            link = graph_link(
+                self.prometheus.url,
+                [
+                    ('histogram_quantile(0.95, sum by (service, le) (rate(aiops_http_request_duration_seconds_bucket[2m])))', "30m"),
+                    ("aiops_incident_active == 1", "30m"),
+                    ("sum by (service) (rate(aiops_http_requests_total[10m]))", f"{max(1, math.ceil(s.history_days))}d"),
+                ],
+            )
+            self.say(f"  prometheus  {link}")
+        self.say()
+
+    def _watch(self) -> None:
+        every = self.settings.view_every_seconds or prom.scrape_interval_seconds()
+        services = None
+        scrapes: deque[Scrape] = deque()
+        long_running = [c for c in self.children if c.name in ("collector", "prometheus") or c.name in {s.name for s in self.long_running_specs()}]
+        with httpx.Client(base_url=self.collector_url, timeout=min(5.0, every)) as http:
+            try:
+                services = [svc["name"] if isinstance(svc, dict) else svc for svc in http.get("/api/catalog").json()["services"]]
+            except (httpx.HTTPError, KeyError, ValueError):
+                services = None
+            while True:
+                for child in long_running:
+                    if not child.alive():
+                        raise ChildFailed(f"{child.name} exited with code {child.popen.returncode} (log: {child.log_path})", child.log_tail())
+                try:
+                    now = self.clock()
+                    cur = parse_scrape(http.get("/metrics").text, now)
+                    incidents = http.get("/api/incidents").json()["incidents"]
+                except (httpx.HTTPError, KeyError, ValueError) as exc:
+                    self.say(f"(collector did not answer: {exc})")
+                else:
+                    while scrapes and scrapes[0].time_seconds < now - VIEW_WINDOW_SECONDS:
+                        scrapes.popleft()
+                    prev = scrapes[0] if scrapes else None
+                    scrapes.append(cur)
+                    lines = render(service_rows(cur, prev, services), time_seconds=now, incidents=incidents, idle_hint="trigger one (see above)")
+                    self.say("\n".join(lines))
+                time.sleep(every)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _cmd_demo(args: Any) -> int:
+    try:
+        settings = DemoSettings.from_env(
+            host=args.host,
+            port=args.port,
+            seed=args.seed,
+            prometheus_port=args.prometheus_port,
+            history_days=args.history_days,
+            scenario_path=args.scenario,
+            run_scenario=False if args.no_scenario else None,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return Demo(settings).run()
+
+
+def register(subparsers: Any) -> None:
+    """Add ``aiops demo``."""
+    p = subparsers.add_parser(
+        "demo",
+        help="run the whole kit on this machine: collector, Prometheus with history, a scenario, a live view",
+        description=(
+            "Start the collector and, if the prometheus binary is on PATH, Prometheus with days of backfilled "
+            "history (cached per seed), run the demo scenario, and show the signals live. Ctrl-C stops everything."
+        ),
+        epilog="environment variables (options win): " + ", ".join(ENV_VARS.values()),
+    )
+    p.add_argument("--host", help="collector interface (default 127.0.0.1; 0.0.0.0 lets a room trigger incidents)")
+    p.add_argument("--port", type=int, help="collector port (default 8000)")
+    p.add_argument("--seed", type=int, help="fleet seed (default 0)")
+    p.add_argument("--prometheus-port", type=int, help="Prometheus port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--history-days", type=float, help="days of backfilled history (default 8; 0 for none)")
+    p.add_argument("--scenario", type=Path, help="scenario file (default scenarios/demo.yaml)")
+    p.add_argument("--no-scenario", action="store_true", help="do not run the scenario")
+    p.set_defaults(func=_cmd_demo)

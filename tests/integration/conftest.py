@@ -1,0 +1,96 @@
+"""Fixtures for the integration tests: the real collector, promtool and Prometheus on loopback."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import httpx
+import pytest
+
+from aiops import _prometheus as prom
+from conftest import RunningCollector, start_collector
+
+#: Seed of the fleet in the integration tests (any fixed seed).
+SEED = 7
+#: Hours of backfilled history under the live data.
+HISTORY_HOURS = 6.0
+
+
+class PromAPI:
+    """The few calls of Prometheus' HTTP API the tests need, plus polling with a deadline."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.http = httpx.Client(base_url=url, timeout=10.0)
+
+    def query(self, expr: str, at: float | None = None) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"query": expr} | ({"time": at} if at is not None else {})
+        body = self.http.get("/api/v1/query", params=params).raise_for_status().json()
+        assert body["status"] == "success", body
+        return body["data"]["result"]
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[dict[str, Any]]:
+        params = {"query": expr, "start": start, "end": end, "step": step}
+        body = self.http.get("/api/v1/query_range", params=params).raise_for_status().json()
+        assert body["status"] == "success", body
+        return body["data"]["result"]
+
+    def scalar(self, expr: str) -> float | None:
+        """The value of a query with at most one result (None when it has none)."""
+        result = self.query(expr)
+        assert len(result) <= 1, f"{expr} has {len(result)} series"
+        return float(result[0]["value"][1]) if result else None
+
+    def poll(self, what: str, check: Callable[[], Any], timeout_seconds: float = 30.0, interval_seconds: float = 0.25) -> Any:
+        """Call ``check`` until it returns something truthy; fail naming ``what`` at the deadline."""
+        deadline = time.monotonic() + timeout_seconds
+        last = None
+        while time.monotonic() < deadline:
+            last = check()
+            if last:
+                return last
+            time.sleep(interval_seconds)
+        pytest.fail(f"{what}: not seen within {timeout_seconds:.0f} s (last: {last!r})")
+
+
+@dataclass(frozen=True)
+class Stack:
+    collector: RunningCollector
+    prometheus: prom.Server
+    api: PromAPI
+    history_start_seconds: float
+    history_end_seconds: float
+    live_start_seconds: float
+
+
+@pytest.fixture(scope="module")
+def stack(prometheus_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """Collector + hours of backfilled history loaded with promtool + Prometheus scraping every second."""
+    from collector import backfill
+
+    root = tmp_path_factory.mktemp("stack")
+    running = start_collector(root / "collector", seed=SEED)
+    server = None
+    try:
+        history = backfill(
+            root / "openmetrics",
+            days=HISTORY_HOURS / 24,
+            seed=SEED,
+            instance=running.target,
+            incidents_per_day=0.0,
+        )
+        data = root / "prometheus-data"
+        for path in history.metrics_paths:
+            prom.create_blocks_from_openmetrics(path, data)
+        config = root / "prometheus.yml"
+        config.write_text(prom.render_config({prom.COLLECTOR_JOB: [running.target]}, scrape_interval_seconds=1))
+        live_start = time.time()
+        server = prom.start_prometheus(config, storage_dir=data, retention="30d", log_path=root / "prometheus.log")
+        yield Stack(running, server, PromAPI(server.url), history.start_seconds, history.end_seconds, live_start)
+    finally:
+        if server is not None:
+            server.stop()
+        running.child.stop()
