@@ -54,7 +54,8 @@ def matrix_to_frame(result: list[dict], signal: str, label: str = "service") -> 
         if key is None:
             continue
         values = series.get("values", [])
-        ts = pd.to_datetime(np.array([float(v[0]) for v in values]), unit="s", utc=True)
+        ms = np.round(np.array([float(v[0]) for v in values]) * 1000.0).astype(np.int64)
+        ts = pd.to_datetime(ms, unit="ms", utc=True)
         vals = np.array([_float(v[1]) for v in values], dtype=np.float64)
         columns[(key, signal)] = pd.Series(vals, index=ts)
     if not columns:
@@ -139,15 +140,21 @@ class PrometheusReader:
     def fetch_signals(
         self, queries: Mapping[str, str], *, start: float, end: float, step_seconds: float
     ) -> pd.DataFrame:
-        """Every signal's query over [start, end] -> one wide frame on a common time grid."""
+        """Every signal's query over [start, end] -> one wide frame on a common time grid.
+
+        The grid is aligned to multiples of the step (as Grafana aligns its queries), so
+        the points of successive calls line up and Prometheus' millisecond timestamps
+        match the grid exactly.
+        """
+        start = math.floor(start / step_seconds) * step_seconds
+        end = math.floor(end / step_seconds) * step_seconds
         frames = [
             matrix_to_frame(self.query_range(q, start=start, end=end, step_seconds=step_seconds), signal)
             for signal, q in queries.items()
         ]
         frames = [f for f in frames if f.shape[1]]
-        grid = pd.DatetimeIndex(
-            pd.to_datetime(np.arange(start, end + step_seconds / 2, step_seconds), unit="s", utc=True), name="timestamp"
-        )
+        grid_ms = np.round(np.arange(start, end + step_seconds / 2, step_seconds) * 1000.0).astype(np.int64)
+        grid = pd.DatetimeIndex(pd.to_datetime(grid_ms, unit="ms", utc=True), name="timestamp")
         if not frames:
             empty = pd.DataFrame(index=grid)
             empty.columns = pd.MultiIndex.from_tuples([], names=["service", "signal"])

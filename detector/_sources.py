@@ -83,11 +83,12 @@ def read_incident_log(path: Path) -> list[IncidentRecord]:
             continue  # a torn last line after a crash
         iid = str(rec.get("id"))
         if rec.get("event") == "triggered":
-            found[iid] = {
-                "service": rec["service"],
-                "start": float(rec["start_seconds"]),
-                "end": float(rec["start_seconds"]) + float(rec["duration_seconds"]),
-            }
+            inc = rec.get("incident", rec)
+            try:
+                start = float(inc["start_seconds"])
+                found[iid] = {"service": inc["service"], "start": start, "end": start + float(inc["duration_seconds"])}
+            except (KeyError, TypeError, ValueError):
+                continue
         elif rec.get("event") in ("stopped", "ended") and iid in found and "time_seconds" in rec:
             found[iid]["end"] = min(found[iid]["end"], max(found[iid]["start"], float(rec["time_seconds"])))
     return [IncidentRecord(id=k, service=v["service"], start_seconds=v["start"], end_seconds=v["end"]) for k, v in found.items()]

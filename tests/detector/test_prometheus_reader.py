@@ -28,16 +28,16 @@ def test_signals_become_one_wide_frame_on_the_query_grid() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         q = request.url.params["query"]
         if "cpu" in q:
-            return httpx.Response(200, json=matrix(("checkout", [(100, "0.5"), (160, "0.6")]), ("payments", [(160, "0.2")])))
-        return httpx.Response(200, json=matrix(("checkout", [(100, "12"), (130, "NaN"), (160, "14")])))
+            return httpx.Response(200, json=matrix(("checkout", [(90, "0.5"), (150, "0.6")]), ("payments", [(150, "0.2")])))
+        return httpx.Response(200, json=matrix(("checkout", [(90, "12"), (120, "NaN"), (150, "14")])))
 
-    frame = reader(handler).fetch_signals({"cpu": "avg by (service) (cpu)", "requests": "sum(rate(x))"}, start=100, end=160, step_seconds=30)
+    frame = reader(handler).fetch_signals({"cpu": "avg by (service) (cpu)", "requests": "sum(rate(x))"}, start=90, end=150, step_seconds=30)
     assert list(frame.columns) == [("checkout", "cpu"), ("checkout", "requests"), ("payments", "cpu")]
     assert frame.columns.names == ["service", "signal"]
     assert frame.index.name == "timestamp" and str(frame.index.tz) == "UTC"
     assert len(frame) == 3
     assert frame[("checkout", "cpu")].iloc[0] == 0.5
-    assert math.isnan(frame[("checkout", "cpu")].iloc[1])  # no sample at t=130
+    assert math.isnan(frame[("checkout", "cpu")].iloc[1])  # no sample at t=120
     assert math.isnan(frame[("checkout", "requests")].iloc[1])  # NaN from Prometheus stays NaN
     assert frame[("payments", "cpu")].iloc[2] == 0.2
 
@@ -79,3 +79,14 @@ def test_a_rejected_query_says_why() -> None:
     body = {"status": "error", "errorType": "bad_data", "error": "parse error at char 5"}
     with pytest.raises(PrometheusQueryError, match="parse error at char 5"):
         reader(lambda r: httpx.Response(400, json=body)).query_range("sum(", start=0, end=10, step_seconds=1)
+
+
+def test_an_unaligned_range_is_aligned_to_the_step_so_millisecond_timestamps_match() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        start, step = float(request.url.params["start"]), float(request.url.params["step"])
+        assert start % step == 0
+        return httpx.Response(200, json=matrix(("a", [(start, "1"), (start + step, "2")])))
+
+    frame = reader(handler).fetch_signals({"cpu": "x"}, start=1000.4806128, end=1120.9, step_seconds=60)
+    assert frame[("a", "cpu")].tolist()[:2] == [1.0, 2.0]
+    assert frame.index[0].timestamp() == 960.0

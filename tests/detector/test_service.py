@@ -126,3 +126,22 @@ def test_settings_reject_a_bad_shard_and_read_the_environment() -> None:
         DetectorSettings(shard_index=2, shard_count=2)
     s = DetectorSettings.from_env({"AIOPS_DETECTOR_PORT": "9001", "AIOPS_DETECTOR_FIT_EVERY_SECONDS": "5m"})
     assert s.port == 9001 and s.fit_every_seconds == 300.0
+
+
+def test_incident_records_are_read_from_a_log_with_early_stops_and_a_torn_line(tmp_path) -> None:
+    from detector._sources import read_incident_log
+
+    inc = {"id": "a", "kind": "cpu_hog", "service": "payments", "start_seconds": 100.0, "duration_seconds": 300.0}
+    lines = [
+        {"event": "triggered", "id": "a", "incident": inc},
+        {"event": "started", "id": "a", "time_seconds": 100.0},
+        {"event": "stopped", "id": "a", "time_seconds": 160.0},
+        {"event": "triggered", "id": "b", "incident": {**inc, "id": "b", "service": "catalog", "start_seconds": 500.0}},
+    ]
+    import json
+
+    path = tmp_path / "incidents.jsonl"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"event": "trigg')
+    records = {r.id: r for r in read_incident_log(path)}
+    assert (records["a"].service, records["a"].start_seconds, records["a"].end_seconds) == ("payments", 100.0, 160.0)
+    assert (records["b"].service, records["b"].end_seconds) == ("catalog", 800.0)
