@@ -243,11 +243,36 @@ def test_every_fit_sees_only_the_past_and_the_ended_incidents(short_suite) -> No
     assert len(scores) == short_suite.days * 1440 and not flags.to_numpy().any()
 
 
-def test_linear_clears_a_quality_floor_on_a_short_suite(short_suite) -> None:
-    report = evaluate_suite(short_suite, ("zscore", "linear"))
+@pytest.fixture(scope="module")
+def short_report(short_suite) -> dict:
+    return evaluate_suite(short_suite, ("zscore", "linear"))
+
+
+def test_linear_clears_a_quality_floor_on_a_short_suite(short_report) -> None:
+    report = short_report
     linear, zscore = report["detectors"]["linear"], report["detectors"]["zscore"]
     print(report)
     assert report["incidents"] == 21
     assert linear["f1"] >= 0.85
     assert linear["f1"] > zscore["f1"]
     assert linear["false_alarms_per_day"] <= 2.0
+
+
+def test_markdown_report_has_a_row_per_detector_and_kind_columns(short_report) -> None:
+    from detector._scenarios_cli import render_markdown
+
+    text = render_markdown(short_report)
+    rows = [line for line in text.splitlines() if line.startswith("| zscore |") or line.startswith("| linear |")]
+    assert len(rows) == 4  # headline table and per-kind table
+    assert all(k in text for k in CATALOG.kind_names)
+    assert f"Seed {short_report['seed']}" in text
+
+
+def test_cli_rejects_bad_arguments_in_one_line(capsys) -> None:
+    from aiops.cli import main
+
+    assert main(["evaluate", "scenarios", "--detectors", "prophet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown detector prophet" in err[0] and "linear_no_context" in err[0]
+    assert main(["evaluate", "scenarios", "--days", "1"]) == 2
+    assert main(["evaluate", "scenarios", "--scrape-interval", "7"]) == 2
