@@ -167,4 +167,6 @@ def render(
         nxt = pending[0]
         more = f" (and {len(pending) - 1} more)" if len(pending) > 1 else ""
         lines.append(f"{'':10}next: {nxt['kind']} on {nxt['service']} in {max(0, nxt['start_seconds'] - time_seconds):.0f} s{more}")
+    if not live:
+        lines.append(f"{'':10}no incident active" + (f"; {idle_hint}" if idle_hint else ""))
     return lines

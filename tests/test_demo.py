@@ -1,0 +1,76 @@
+"""`aiops demo`: its settings, its links, and running without Prometheus on PATH."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from aiops import _prometheus as prom
+from aiops._procs import free_port
+from aiops.demo import ENV_VARS, DemoSettings, graph_link
+
+
+def test_settings_come_from_defaults_then_environment_then_options(tmp_path: Path) -> None:
+    env = {"AIOPS_PORT": "9001", "AIOPS_SEED": "4", "AIOPS_DEMO_HISTORY_DAYS": "2.5", "AIOPS_CACHE_DIR": str(tmp_path)}
+    s = DemoSettings.from_env(env, seed=9, host=None)
+    assert (s.host, s.port, s.seed, s.history_days, s.cache_dir) == ("127.0.0.1", 9001, 9, 2.5, tmp_path)
+
+
+def test_the_cache_follows_xdg_cache_home(tmp_path: Path) -> None:
+    assert DemoSettings.from_env({"XDG_CACHE_HOME": str(tmp_path)}).cache_dir == tmp_path / "aiops"
+
+
+def test_every_environment_variable_names_a_field() -> None:
+    fields = set(DemoSettings.__dataclass_fields__)
+    assert set(ENV_VARS) <= fields
+    assert all(v.startswith("AIOPS_") for v in ENV_VARS.values())
+
+
+@pytest.mark.parametrize(("var", "raw"), [("AIOPS_PORT", "eighty"), ("AIOPS_PORT", "70000"), ("AIOPS_DEMO_HISTORY_DAYS", "-1")])
+def test_bad_settings_are_refused(var: str, raw: str) -> None:
+    with pytest.raises(ValueError):
+        DemoSettings.from_env({var: raw})
+
+
+def test_the_graph_link_carries_each_panel() -> None:
+    link = graph_link("http://127.0.0.1:9090", [("up == 1", "30m"), ('sum by (service) (rate(x{a="b"}[2m]))', "8d")])
+    url = urlparse(link)
+    assert url.path == "/graph"
+    q = parse_qs(url.query)
+    assert q["g0.expr"] == ["up == 1"] and q["g1.expr"] == ['sum by (service) (rate(x{a="b"}[2m]))']
+    assert q["g1.range_input"] == ["8d"] and q["g0.tab"] == ["0"]
+
+
+def test_the_demo_runs_without_prometheus_and_says_how_to_get_it(tmp_path: Path) -> None:
+    pytest.importorskip("collector", reason="the collector package is not in this checkout")
+    empty = tmp_path / "bin"
+    empty.mkdir()  # a PATH with no prometheus on it
+    env = {**os.environ, "PATH": str(empty), "AIOPS_CACHE_DIR": str(tmp_path / "cache")}
+    out = tmp_path / "demo.out"
+    with open(out, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "aiops", "demo", "--port", str(free_port()), "--no-scenario"],
+            stdout=log, stderr=subprocess.STDOUT, env=env,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while "ready after" not in out.read_text() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        text = out.read_text()
+        assert "ready after" in text, text
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) in (0, 130)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert "runs without Prometheus" in text and prom.INSTALL_HINT in text
+    assert not re.search(r"prometheus  http://", text)
+    assert "stopped collector" in out.read_text()
