@@ -196,22 +196,30 @@ class Demo:
         """Parts started after Prometheus (none yet; the detector joins here)."""
         return []
 
-    def start_child(self, spec: ChildSpec) -> Child:
-        """Start ``spec`` with its log in the run directory and wait until it is ready."""
+    def start_child(self, spec: ChildSpec, *, wait: bool = True) -> Child:
+        """Start ``spec`` with its log in the run directory and (unless told not to) wait until it is ready."""
         child = spawn(spec.name, spec.argv, log_path=self.run_dir / f"{spec.name}.log")
         self.children.append(child)
-        wait_until(lambda: http_ok(spec.ready_url), child=child, timeout_seconds=spec.ready_timeout_seconds)
+        if wait:
+            self.wait_ready(child, spec)
         return child
 
-    def start_prometheus(self) -> None:
+    def wait_ready(self, child: Child, spec: ChildSpec) -> None:
+        wait_until(lambda: http_ok(spec.ready_url), child=child, timeout_seconds=spec.ready_timeout_seconds)
+
+    @property
+    def instance(self) -> str:
+        """The collector's address as Prometheus scrapes it (the ``instance`` label of live and backfilled data)."""
+        return f"{_local_host(self.settings.host)}:{self.settings.port}"
+
+    def prepare_history(self) -> None:
+        """Build or reuse the cached history and copy its blocks into this run's Prometheus data directory."""
         s = self.settings
-        instance = f"{_local_host(s.host)}:{s.port}"
-        data_dir = self.run_dir / "prometheus-data"
         if s.history_days > 0:
             self.history = ensure_history(
                 s.cache_dir,
                 seed=s.seed,
-                instance=instance,
+                instance=self.instance,
                 days=s.history_days,
                 step_seconds=s.history_step_seconds,
                 now_seconds=self.clock(),
@@ -219,18 +227,22 @@ class Demo:
                 started=self.children,
                 say=lambda line: self.say(f"  history     {line}"),
             )
-            copy_blocks(self.history, data_dir)
+            copy_blocks(self.history, self.run_dir / "prometheus-data")
             h = self.history
             self.say(
                 f"  history     {len(h.blocks)} blocks, {_hms(h.start_seconds)} to {_hms(h.end_seconds)}: "
                 f"{h.action} in {h.elapsed_seconds:.1f} s (cache {h.cache_dir})"
             )
+
+    def start_prometheus(self) -> None:
+        """Prometheus on loopback with the project's config pointed at the collector, over the prepared data directory."""
+        s = self.settings
         config = self.run_dir / "prometheus.yml"
-        config.write_text(prom.render_config({prom.COLLECTOR_JOB: [instance]}))
+        config.write_text(prom.render_config({prom.COLLECTOR_JOB: [self.instance]}))
         retention_days = math.ceil(s.history_days) + 7
         self.prometheus = prom.start_prometheus(
             config,
-            storage_dir=data_dir,
+            storage_dir=self.run_dir / "prometheus-data",
             port=s.prometheus_port or None,
             retention=f"{retention_days}d",
             log_path=self.run_dir / "prometheus.log",
@@ -302,10 +314,14 @@ class Demo:
         interval = prom.scrape_interval_seconds()
         self.say(f"aiops demo: seed {s.seed}, scrape every {interval:g} s ({prom.PROMETHEUS_CONFIG.relative_to(REPO_ROOT)}); Ctrl-C stops")
 
-        self.start_child(self.collector_spec())
+        collector = self.collector_spec()
+        child = self.start_child(collector, wait=False)  # it starts while the history is prepared
+        missing = [b for b in ("prometheus", "promtool") if prom.find_binary(b) is None]
+        if not missing:
+            self.prepare_history()
+        self.wait_ready(child, collector)
         self.say(f"  collector   {_url(s.host, s.port)} ready after {time.monotonic() - t0:.1f} s")
 
-        missing = [b for b in ("prometheus", "promtool") if prom.find_binary(b) is None]
         if missing:
             self.say(
                 f"  prometheus  {' and '.join(missing)} not on PATH: the demo runs without Prometheus "
