@@ -24,9 +24,10 @@ is its fast equivalent on a batch.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -238,6 +239,8 @@ class LinearBaseline(BaseEstimator):
     chunk_size : series per batch; small batches keep the scratch arrays in the CPU cache.
     blas_threads : BLAS threads during fit and scoring (the products here are skinny, one
         thread is fastest and leaves the other cores to the rest of the process); None = leave as is.
+    n_jobs : threads that process batches of series side by side (numpy releases the GIL
+        in the heavy operations); each has its own scratch buffers.
 
     Attributes (after ``fit``)
     --------------------------
@@ -267,6 +270,7 @@ class LinearBaseline(BaseEstimator):
         dtype: str = "float32",
         chunk_size: int = 128,
         blas_threads: int | None = 1,
+        n_jobs: int = 1,
     ) -> None:
         self.daily_order = daily_order
         self.weekly_order = weekly_order
@@ -284,6 +288,7 @@ class LinearBaseline(BaseEstimator):
         self.dtype = dtype
         self.chunk_size = chunk_size
         self.blas_threads = blas_threads
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------------ inputs
     def _inputs(self, times, y, context, n_context: int | None = None, n_series: int | None = None):
@@ -315,6 +320,31 @@ class LinearBaseline(BaseEstimator):
     def _chunks(self, n: int) -> list[slice]:
         size = max(1, int(self.chunk_size))
         return [slice(a, min(a + size, n)) for a in range(0, n, size)]
+
+    def _run_chunks(self, n: int, work: Callable[[slice, Any], None], scratch: Callable[[], Any]) -> None:
+        """Call ``work(batch_slice, scratch_buffers)`` for every batch, on ``n_jobs`` threads.
+
+        Batches are dealt out in contiguous runs, one run and one set of scratch buffers per
+        thread; ``work`` writes only into its own slice of the outputs.
+        """
+        chunks = self._chunks(n)
+        jobs = max(1, min(int(self.n_jobs), len(chunks)))
+        with self._blas():
+            if jobs == 1:
+                ws = scratch()
+                for sl in chunks:
+                    work(sl, ws)
+                return
+            runs = [chunks[i::jobs] for i in range(jobs)]
+
+            def run(part: list[slice]) -> None:
+                ws = scratch()
+                for sl in part:
+                    work(sl, ws)
+
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                for future in [pool.submit(run, part) for part in runs]:
+                    future.result()
 
     def _blas(self):
         return threadpool_limits(self.blas_threads, user_api="blas") if self.blas_threads else nullcontext()
@@ -365,28 +395,29 @@ class LinearBaseline(BaseEstimator):
         threshold = np.full(S, np.nan)
         n_fit = np.zeros(S, dtype=np.int64)
         excluded_share = np.zeros(S)
-        ws = _Workspace(min(S, max(1, int(self.chunk_size))), T, C, dt)
-        with self._blas():
-            for sl in self._chunks(S):
-                yb = _series_block(y, sl, dt)
-                zb = [_series_block(context[:, :, j], sl, dt) for j in range(C)]
-                # Row means double as the NaN check: a finite mean means every value is finite.
-                means = [yb.mean(axis=1, dtype=np.float64)] + [z.mean(axis=1, dtype=np.float64) for z in zb]
-                usable = None
-                if not all(np.isfinite(m).all() for m in means):
-                    usable = np.isfinite(yb)
-                    for z in zb:
-                        usable &= np.isfinite(z)
-                valid = usable
-                if exclude is not None:
-                    ex_t = np.asarray(exclude[:, sl], dtype=bool)
-                    if ex_t.any():
-                        ok = np.ones(yb.shape, dtype=bool) if usable is None else usable
-                        ex = cap_exclusions([ex_t.T], self.max_excluded_share, ok, axis=1)
-                        valid = ok & ~ex
-                        excluded_share[sl] = ex.sum(axis=1) / np.maximum(ok.sum(axis=1), 1)
-                res = self._fit_block(X, X1, XtX, col_sum, yb, zb, valid, ws, means if valid is None else None)
-                coef[sl], intercept[sl], ctx_mean[sl], scale[sl], threshold[sl], n_fit[sl] = res
+
+        def work(sl: slice, ws: _Workspace) -> None:
+            yb = _series_block(y, sl, dt)
+            zb = [_series_block(context[:, :, j], sl, dt) for j in range(C)]
+            # Row means double as the NaN check: a finite mean means every value is finite.
+            means = [yb.mean(axis=1, dtype=np.float64)] + [z.mean(axis=1, dtype=np.float64) for z in zb]
+            usable = None
+            if not all(np.isfinite(m).all() for m in means):
+                usable = np.isfinite(yb)
+                for z in zb:
+                    usable &= np.isfinite(z)
+            valid = usable
+            if exclude is not None:
+                ex_t = np.asarray(exclude[:, sl], dtype=bool)
+                if ex_t.any():
+                    ok = np.ones(yb.shape, dtype=bool) if usable is None else usable
+                    ex = cap_exclusions([ex_t.T], self.max_excluded_share, ok, axis=1)
+                    valid = ok & ~ex
+                    excluded_share[sl] = ex.sum(axis=1) / np.maximum(ok.sum(axis=1), 1)
+            res = self._fit_block(X, X1, XtX, col_sum, yb, zb, valid, ws, means if valid is None else None)
+            coef[sl], intercept[sl], ctx_mean[sl], scale[sl], threshold[sl], n_fit[sl] = res
+
+        self._run_chunks(S, work, lambda: _Workspace(min(S, max(1, int(self.chunk_size))), T, C, dt))
 
         self.feature_names_ = tuple(names) + ctx_names
         self.term_groups_ = tuple(groups) + ctx_names
@@ -531,10 +562,12 @@ class LinearBaseline(BaseEstimator):
         t, _, context = self._inputs(times, None, context, self.n_context_, self.n_series_)
         X1T = self._design1(t)
         out = np.empty((self.n_series_, t.shape[0]), dtype=X1T.dtype)
-        tmp = np.empty((min(self.n_series_, max(1, int(self.chunk_size))), t.shape[0]), dtype=X1T.dtype)
-        with self._blas():
-            for sl in self._chunks(self.n_series_):
-                self._expected_block(X1T, context, sl, out[sl], tmp[: sl.stop - sl.start])
+        rows = min(self.n_series_, max(1, int(self.chunk_size)))
+        self._run_chunks(
+            self.n_series_,
+            lambda sl, tmp: self._expected_block(X1T, context, sl, out[sl], tmp[: sl.stop - sl.start]),
+            lambda: np.empty((rows, t.shape[0]), dtype=X1T.dtype),
+        )
         return out.T
 
     def decision_function(self, times, y, context=None) -> np.ndarray:
@@ -549,24 +582,26 @@ class LinearBaseline(BaseEstimator):
         X1T = self._design1(t)
         dt = X1T.dtype
         out = np.empty((self.n_series_, t.shape[0]), dtype=dt)
-        tmp = np.empty((min(self.n_series_, max(1, int(self.chunk_size))), t.shape[0]), dtype=dt)
+        rows = min(self.n_series_, max(1, int(self.chunk_size)))
         unit = self.scale_ * self.threshold_
         inv_unit = (1.0 / unit).astype(dt)
         floor_score = (np.asarray(self.min_deviation, dtype=np.float64) / unit).astype(dt)
-        with self._blas():
-            for sl in self._chunks(self.n_series_):
-                o = self._expected_block(X1T, context, sl, out[sl], tmp[: sl.stop - sl.start])
-                np.subtract(_series_block(y, sl, dt), o, out=o)
-                if self.direction == "both":
-                    np.abs(o, out=o)
-                elif self.direction == "above":
-                    np.maximum(o, 0, out=o)
-                else:
-                    np.negative(o, out=o)
-                    np.maximum(o, 0, out=o)
-                o *= inv_unit[sl, None]
-                if self.min_deviation:
-                    np.copyto(o, 0, where=o < floor_score[sl, None])
+
+        def work(sl: slice, tmp: np.ndarray) -> None:
+            o = self._expected_block(X1T, context, sl, out[sl], tmp[: sl.stop - sl.start])
+            np.subtract(_series_block(y, sl, dt), o, out=o)
+            if self.direction == "both":
+                np.abs(o, out=o)
+            elif self.direction == "above":
+                np.maximum(o, 0, out=o)
+            else:
+                np.negative(o, out=o)
+                np.maximum(o, 0, out=o)
+            o *= inv_unit[sl, None]
+            if self.min_deviation:
+                np.copyto(o, 0, where=o < floor_score[sl, None])
+
+        self._run_chunks(self.n_series_, work, lambda: np.empty((rows, t.shape[0]), dtype=dt))
         return out.T
 
     def detect(self, times, y, context=None) -> Detection:

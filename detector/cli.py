@@ -42,6 +42,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--loop-sample", type=int, default=100, help="series the sklearn loop is timed on (default: 100)")
     p.add_argument("--batch-series", type=int, default=2_000, help="series generated and fitted per call (default: 2000)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="float width of the batched arrays")
+    p.add_argument("--jobs", type=int, default=2, help="threads for the batched side (default: 2; the loop runs on one)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=run_bench_detector)
@@ -65,8 +66,8 @@ def run_bench_detector(args: argparse.Namespace) -> int:
 
     from ._bench import BenchSettings, run_bench
 
-    if args.series < 1 or args.days <= 0 or args.step <= 0 or args.loop_sample < 1 or args.batch_series < 1:
-        raise UsageError("--series, --days, --step, --loop-sample and --batch-series must be positive")
+    if args.series < 1 or args.days <= 0 or args.step <= 0 or args.loop_sample < 1 or args.batch_series < 1 or args.jobs < 1:
+        raise UsageError("--series, --days, --step, --loop-sample, --batch-series and --jobs must be positive")
     settings = BenchSettings(
         series=args.series,
         days=args.days,
@@ -74,6 +75,7 @@ def run_bench_detector(args: argparse.Namespace) -> int:
         loop_sample=args.loop_sample,
         batch_series=args.batch_series,
         dtype=args.dtype,
+        jobs=args.jobs,
         seed=args.seed,
     )
     report = run_bench(settings)
@@ -94,7 +96,7 @@ def render_text(report: dict[str, Any]) -> str:
         f"{' + trend' if seasonal['trend'] else ''} ({c['seasonal_columns']} shared columns)"
         f" + {c['context_regressors_per_series']} context regressor(s) of its own",
         f"float width            {c['float_bits']} bits (batches of {c['batch_series']} series, {c['chunk_series']} per block, "
-        f"BLAS threads {c['blas_threads']})",
+        f"{c['batched_threads']} thread(s), BLAS threads {c['blas_threads']})",
         f"batched fit + score    {report['batched_seconds']:.3f} s wall, {report['batched_cpu_seconds']:.3f} s CPU",
         f"sklearn loop           {report['loop_seconds']:.3f} s wall, {report['loop_cpu_seconds']:.3f} s CPU "
         f"(timed on {report['loop_sample']} series: {report['loop_sample_seconds']:.3f} s, scaled x{report['series'] / report['loop_sample']:g})",

@@ -99,13 +99,18 @@ def test_float32_agrees_with_float64():
     np.testing.assert_allclose(m32.threshold_, m64.threshold_, rtol=1e-3)
 
 
-def test_chunking_and_memory_layout_do_not_change_results():
+def test_chunking_threads_and_memory_layout_do_not_change_results():
     t = grid(8)
     y, ctx = fleet(t, 21, seed=5)
+    y[5:9, 3] = np.nan  # one batch takes the masked path
     a = LinearBaseline(context_names=("requests",), dtype="float64", chunk_size=4).fit(t, y, ctx)
     b = LinearBaseline(context_names=("requests",), dtype="float64", chunk_size=1000).fit(t, np.asfortranarray(y), np.asfortranarray(ctx))
-    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-9)
-    np.testing.assert_allclose(a.decision_function(t, y, ctx), b.decision_function(t, y, ctx), rtol=1e-9)
+    c = LinearBaseline(context_names=("requests",), dtype="float64", chunk_size=4, n_jobs=3).fit(t, y, ctx)
+    for other in (b, c):
+        np.testing.assert_allclose(a.coef_, other.coef_, rtol=1e-9)
+        np.testing.assert_allclose(a.threshold_, other.threshold_, rtol=1e-9)
+        np.testing.assert_allclose(a.decision_function(t, y, ctx), other.decision_function(t, y, ctx), rtol=1e-9)
+        np.testing.assert_allclose(a.predict(t, ctx), other.predict(t, ctx), rtol=1e-9)
 
 
 def test_terms_appear_only_with_enough_history():
