@@ -118,6 +118,10 @@ def _row_order_stat(values: np.ndarray, valid: np.ndarray | None, q: float) -> n
 #: partitioning every point of every series would cost more than the rest of the fit.
 SCALE_SAMPLE_POINTS = 1024
 
+#: Calls over fewer values than this leave the BLAS thread pool alone: the products are
+#: too small to start threads, and limiting them costs about 2 ms per call.
+_BLAS_LIMIT_MIN_POINTS = 1 << 20
+
 
 class _Workspace:
     """Scratch buffers for one batch of series, reused across batches (no page faults per batch)."""
@@ -321,7 +325,7 @@ class LinearBaseline(BaseEstimator):
         size = max(1, int(self.chunk_size))
         return [slice(a, min(a + size, n)) for a in range(0, n, size)]
 
-    def _run_chunks(self, n: int, work: Callable[[slice, Any], None], scratch: Callable[[], Any]) -> None:
+    def _run_chunks(self, n: int, work: Callable[[slice, Any], None], scratch: Callable[[], Any], points: int) -> None:
         """Call ``work(batch_slice, scratch_buffers)`` for every batch, on ``n_jobs`` threads.
 
         Batches are dealt out in contiguous runs, one run and one set of scratch buffers per
@@ -329,7 +333,7 @@ class LinearBaseline(BaseEstimator):
         """
         chunks = self._chunks(n)
         jobs = max(1, min(int(self.n_jobs), len(chunks)))
-        with self._blas():
+        with self._blas(n * points):
             if jobs == 1:
                 ws = scratch()
                 for sl in chunks:
@@ -346,8 +350,11 @@ class LinearBaseline(BaseEstimator):
                 for future in [pool.submit(run, part) for part in runs]:
                     future.result()
 
-    def _blas(self):
-        return threadpool_limits(self.blas_threads, user_api="blas") if self.blas_threads else nullcontext()
+    def _blas(self, points: int):
+        """Limit BLAS threads for a call over ``points`` values (small calls skip the ~2 ms it costs)."""
+        if not self.blas_threads or points < _BLAS_LIMIT_MIN_POINTS:
+            return nullcontext()
+        return threadpool_limits(self.blas_threads, user_api="blas")
 
     # --------------------------------------------------------------------- fit
     def fit(self, times, y, context=None, *, exclude: np.ndarray | None = None) -> "LinearBaseline":
@@ -417,7 +424,7 @@ class LinearBaseline(BaseEstimator):
             res = self._fit_block(X, X1, XtX, col_sum, yb, zb, valid, ws, means if valid is None else None)
             coef[sl], intercept[sl], ctx_mean[sl], scale[sl], threshold[sl], n_fit[sl] = res
 
-        self._run_chunks(S, work, lambda: _Workspace(min(S, max(1, int(self.chunk_size))), T, C, dt))
+        self._run_chunks(S, work, lambda: _Workspace(min(S, max(1, int(self.chunk_size))), T, C, dt), T)
 
         self.feature_names_ = tuple(names) + ctx_names
         self.term_groups_ = tuple(groups) + ctx_names
@@ -567,6 +574,7 @@ class LinearBaseline(BaseEstimator):
             self.n_series_,
             lambda sl, tmp: self._expected_block(X1T, context, sl, out[sl], tmp[: sl.stop - sl.start]),
             lambda: np.empty((rows, t.shape[0]), dtype=X1T.dtype),
+            t.shape[0],
         )
         return out.T
 
@@ -601,7 +609,7 @@ class LinearBaseline(BaseEstimator):
             if self.min_deviation:
                 np.copyto(o, 0, where=o < floor_score[sl, None])
 
-        self._run_chunks(self.n_series_, work, lambda: np.empty((rows, t.shape[0]), dtype=dt))
+        self._run_chunks(self.n_series_, work, lambda: np.empty((rows, t.shape[0]), dtype=dt), t.shape[0])
         return out.T
 
     def detect(self, times, y, context=None) -> Detection:
