@@ -150,18 +150,20 @@ def render_sentence(
     unit: str,
     term_labels: Mapping[str, str] | None = None,
     term_units: Mapping[str, str] | None = None,
+    max_terms: int = 3,
 ) -> str:
     """One sentence from one point's numbers, e.g. ``checkout p95 latency 410 ms vs 130 ms expected (...)``.
 
-    ``subject`` names the series ("checkout p95 latency"); terms are listed largest
-    contribution first, context terms with their current value in their own unit
-    (``term_units``, by term name) and label (``term_labels``).
+    ``subject`` names the series ("checkout p95 latency"); the ``max_terms`` largest
+    contributions are listed, largest first (all of them are in the data), context terms
+    with their current value in their own unit (``term_units``, by term name) and label
+    (``term_labels``).
     """
     labels = term_labels or {}
     units = term_units or {}
     parts = []
     order = term_rows.assign(_abs=term_rows["contribution"].abs()).sort_values("_abs", ascending=False, kind="stable")
-    for row in order.itertuples(index=False):
+    for row in order.head(max_terms).itertuples(index=False):
         name = labels.get(row.term, row.term)
         if row.is_context:
             name = f"{name} {format_value(row.value, units.get(row.term, ''))}"

@@ -92,6 +92,8 @@ def test_sentence_is_rendered_from_the_numbers_only():
         summary, terms, subject="checkout p95 latency", unit="seconds", term_labels={"requests": "request rate"}, term_units={"requests": "rps"}
     )
     assert sentence == "checkout p95 latency 410 ms vs 130 ms expected (request rate 210/s +50.0 ms, time of day +20.0 ms); residual +9.3 robust σ"
+    shortest = render_sentence(summary, terms, subject="checkout p95 latency", unit="seconds", max_terms=1)
+    assert "(requests 210 +50.0 ms)" in shortest  # the largest term only; no label or unit given: raw name and number
 
 
 def test_fleet_model_explains_each_flag_with_data_and_a_sentence():
