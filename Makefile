@@ -21,7 +21,6 @@ $(BIN)/python:
 # Reinstalled only when pyproject.toml changes; the install is editable, so code edits need nothing.
 $(STAMP): pyproject.toml | $(BIN)/python
 	@echo "installing the kit into $(VENV) (pip install -e '.[test]') ..."
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 

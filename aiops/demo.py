@@ -357,7 +357,7 @@ class Demo:
                     ("sum by (service) (rate(aiops_http_requests_total[10m]))", f"{max(1, math.ceil(s.history_days))}d"),
                 ],
             )
-            self.say(f"  prometheus  {link}")
+            self.say(f"  prometheus  {self.prometheus.url}   graphs: {link}")
         self.say()
 
     def _watch(self) -> None:
