@@ -171,7 +171,8 @@ def _calibrate_block(
     beyond = np.greater(absr, ((z_floor / factor) * scale).astype(absr.dtype)[:, None], out=ws.flag[:s])
     if valid is not None:
         beyond &= valid
-    count = beyond.view(np.uint8).sum(axis=1, dtype=np.int64)
+    # Summing the bytes in 16 bits is several times faster than count_nonzero along rows.
+    count = beyond.view(np.uint8).sum(axis=1, dtype=np.uint16 if T < 65_536 else np.int64).astype(np.int64)
     rank = np.floor(quantile * (n - 1)).astype(np.int64)
     above = n.astype(np.int64) - 1 - rank  # points ranked above the quantile
     tail = np.zeros(s)
