@@ -10,15 +10,12 @@ quietly skipping what it was meant to check.
 from __future__ import annotations
 
 import os
-import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
 import pytest
 
 from aiops import _prometheus as prom
-from aiops._procs import Child, free_port, http_ok, spawn, wait_until
 
 REQUIRE_ENV = "AIOPS_REQUIRE_INTEGRATION"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -78,44 +75,6 @@ def prometheus_bin(promtool_bin: str) -> str:
 def alertmanager_bin() -> str:
     """Path of ``prometheus-alertmanager`` (skips, saying how to install it, if missing)."""
     return _need("prometheus-alertmanager")
-
-
-@dataclass(frozen=True)
-class RunningCollector:
-    """An ``aiops collector`` child process on loopback."""
-
-    url: str
-    port: int
-    target: str  # host:port as Prometheus scrapes it (and as the instance label reads)
-    child: Child
-
-
-def start_collector(workdir: Path, *, seed: int = 7, extra_args: Sequence[str] = ()) -> RunningCollector:
-    """Start ``aiops collector`` on a free loopback port and wait for ``/healthz``; the caller stops it."""
-    pytest.importorskip("collector", reason="the collector package is not in this checkout")
-    port = free_port()
-    workdir.mkdir(parents=True, exist_ok=True)
-    child = spawn(
-        "collector",
-        [sys.executable, "-m", "aiops", "collector", "--host", "127.0.0.1", "--port", str(port), "--seed", str(seed), *extra_args],
-        log_path=workdir / "collector.log",
-        cwd=workdir,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: http_ok(f"{url}/healthz"), child=child, timeout_seconds=30)
-    except BaseException:
-        child.stop()
-        raise
-    return RunningCollector(url=url, port=port, target=f"127.0.0.1:{port}", child=child)
-
-
-@pytest.fixture
-def collector(tmp_path: Path) -> Iterator[RunningCollector]:
-    """A fresh collector for one test."""
-    running = start_collector(tmp_path / "collector")
-    yield running
-    running.child.stop()
 
 
 StartPrometheus = Callable[..., prom.Server]

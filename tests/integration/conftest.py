@@ -2,21 +2,52 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import httpx
 import pytest
 
 from aiops import _prometheus as prom
-from conftest import RunningCollector, start_collector
+from aiops._procs import Child, free_port, http_ok, spawn, wait_until
 
 #: Seed of the fleet in the integration tests (any fixed seed).
 SEED = 7
 #: Hours of backfilled history under the live data.
 HISTORY_HOURS = 6.0
+
+
+@dataclass(frozen=True)
+class RunningCollector:
+    """An ``aiops collector`` child process on loopback."""
+
+    url: str
+    port: int
+    target: str  # host:port as Prometheus scrapes it (and as the instance label reads)
+    child: Child
+
+
+def start_collector(workdir: Path, *, seed: int = 7, extra_args: Sequence[str] = ()) -> RunningCollector:
+    """Start ``aiops collector`` on a free loopback port and wait for ``/healthz``; the caller stops it."""
+    pytest.importorskip("collector", reason="the collector package is not in this checkout")
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    child = spawn(
+        "collector",
+        [sys.executable, "-m", "aiops", "collector", "--host", "127.0.0.1", "--port", str(port), "--seed", str(seed), *extra_args],
+        log_path=workdir / "collector.log",
+        cwd=workdir,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: http_ok(f"{url}/healthz"), child=child, timeout_seconds=30)
+    except BaseException:
+        child.stop()
+        raise
+    return RunningCollector(url=url, port=port, target=f"127.0.0.1:{port}", child=child)
 
 
 class PromAPI:
