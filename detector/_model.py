@@ -372,8 +372,10 @@ class LinearBaseline(BaseEstimator):
         C = context.shape[2]
         if T < 2:
             raise ValueError("need at least two timestamps to fit")
-        if exclude is not None and np.shape(exclude) != (T, S):
-            raise ValueError(f"exclude must be (T, S) = {(T, S)}, got {np.shape(exclude)}")
+        if exclude is not None:
+            exclude = np.asarray(exclude, dtype=bool)
+            if exclude.shape != (T, S):
+                raise ValueError(f"exclude must be (T, S) = {(T, S)}, got {exclude.shape}")
         dt = np.dtype(self.dtype)
         # The span a fit covers: first to last sample plus one step (7 days of minutely
         # samples cover 7 days, not 7 days minus a minute).
@@ -416,7 +418,7 @@ class LinearBaseline(BaseEstimator):
                     usable &= np.isfinite(z)
             valid = usable
             if exclude is not None:
-                ex_t = np.asarray(exclude[:, sl], dtype=bool)
+                ex_t = exclude[:, sl]
                 if ex_t.any():
                     ok = np.ones(yb.shape, dtype=bool) if usable is None else usable
                     ex = cap_exclusions([ex_t.T], self.max_excluded_share, ok, axis=1)
