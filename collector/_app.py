@@ -70,6 +70,16 @@ class CollectorRuntime:
         )
         self.registry = exposition_registry(self.catalog, self.snapshot)
         self._fleet_lock = threading.Lock()
+        known = self.store.incidents()
+        if known:
+            live = [i.id for i in known if i.end_seconds > self.started_seconds]
+            log.info(
+                "incident log %s: %d incident(s), %d still pending or active%s",
+                settings.log_path,
+                len(known),
+                len(live),
+                f" (resumed: {', '.join(live)})" if live else "",
+            )
         self._scheduler: Any = None
 
     def snapshot(self) -> Snapshot:

@@ -71,10 +71,11 @@ def _config(app: object, settings: CollectorSettings) -> uvicorn.Config:
     )
 
 
-def serve(settings: CollectorSettings, *, sock: socket.socket | None = None) -> None:
+def serve(settings: CollectorSettings, *, sock: socket.socket | None = None, app: object | None = None) -> None:
     """Run the collector in the foreground until interrupted (the ``aiops collector`` command)."""
+    app = app or create_app(settings)
     sock = sock or bind(settings.host, settings.port)
-    server = uvicorn.Server(_config(create_app(settings), settings))
+    server = uvicorn.Server(_config(app, settings))
     server.run(sockets=[sock])
 
 

@@ -105,6 +105,7 @@ def _describe(inc: dict[str, Any]) -> str:
 
 
 def _cmd_collector(args: argparse.Namespace) -> int:
+    from ._app import create_app
     from ._server import PortInUse, bind, is_loopback, serve
 
     settings = _settings(
@@ -122,6 +123,7 @@ def _cmd_collector(args: argparse.Namespace) -> int:
     except PortInUse as exc:
         raise UsageError(exc.strerror) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     if not is_loopback(settings.host):
         print(
             f"warning: listening on {settings.host}: the incident API has no authentication; "
@@ -138,7 +140,12 @@ def _cmd_collector(args: argparse.Namespace) -> int:
         f"  seed {settings.seed}, incident log {settings.log_path}, chaos {chaos}; Ctrl-C stops",
         flush=True,
     )
-    serve(settings, sock=sock)
+    try:
+        app = create_app(settings)
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot open the incident log {settings.log_path}: {exc.strerror or exc}") from None
+    serve(settings, sock=sock, app=app)
     return 0
 
 
