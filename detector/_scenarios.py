@@ -68,8 +68,8 @@ __all__ = [
     "make_detector",
     "make_suite",
     "match",
+    "plan_incidents",
     "run_detector",
-    "service_flags",
     "summarize",
 ]
 
@@ -399,11 +399,6 @@ class Matching:
     false_alarms: tuple[FlagGroup, ...]
     echoes: tuple[FlagGroup, ...]
     groups: tuple[FlagGroup, ...]
-
-
-def service_flags(flags: pd.DataFrame) -> pd.DataFrame:
-    """Series flags ``(service, signal)`` -> service flags: a service is flagged when any signal is."""
-    return flags.T.groupby(level="service", sort=False).any().T
 
 
 def group_flags(flags: pd.DataFrame, gap_seconds: float) -> list[FlagGroup]:
