@@ -295,7 +295,7 @@ class FleetModel:
         if mask is None:
             return None
         cols = pd.MultiIndex.from_tuples([(s, signal) for s in services])
-        return mask.reindex(index=frame.index, columns=cols).fillna(False).to_numpy(dtype=bool)
+        return mask.reindex(index=frame.index, columns=cols, fill_value=False).to_numpy(dtype=bool)
 
     # ---------------------------------------------------------------------- fit
     def fit(

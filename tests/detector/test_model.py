@@ -298,3 +298,14 @@ def test_fleet_model_leaves_out_only_incidents_that_had_ended():
     assert cleaned.scale_[i] * cleaned.threshold_[i] < 0.7 * plain.scale_[i] * plain.threshold_[i]
     assert cleaned.excluded_share_[i] > 0 and cleaned.excluded_share_[1 - i] == 0
     assert running.excluded_share_[i] == 0  # no end known at fit time: nothing to leave out
+
+
+def test_fleet_model_leaves_earlier_flags_out_of_the_next_fit():
+    frame = fleet_frame(8, seed=6)
+    model = FleetModel().fit(frame)
+    flagged = pd.DataFrame(False, index=frame.index, columns=model.score(frame).columns)
+    flagged.iloc[100:200, flagged.columns.get_loc(("frontend", "requests"))] = True
+    refit = FleetModel().fit(frame, flagged=flagged)
+    share = refit.models_["requests"].excluded_share_
+    assert share[0] == pytest.approx(100 / len(frame)) and share[1] == 0
+    assert refit.models_["latency"].excluded_share_.sum() == 0  # flags act on their own series only
