@@ -97,6 +97,19 @@ def _series_block(a: np.ndarray, sl: slice, dtype: np.dtype) -> np.ndarray:
     return np.asarray(a[:, sl], dtype=dtype).T
 
 
+def _add_scaled_rows(target: np.ndarray, rows: np.ndarray, factors: np.ndarray) -> None:
+    """``target[i] += factors[i] * rows[i]`` for every row, in place, one pass (BLAS ``axpy`` per row).
+
+    Both arrays are (s, T) with contiguous rows; a multiply then an add would make a
+    temporary and a second pass over it.
+    """
+    axpy = get_blas_funcs("axpy", dtype=target.dtype)
+    for i in range(target.shape[0]):
+        out = axpy(rows[i], target[i], a=float(factors[i]))
+        if not np.shares_memory(out, target):  # pragma: no cover - only for non-contiguous rows
+            target[i] = out
+
+
 def _row_order_stat(values: np.ndarray, valid: np.ndarray | None, q: float) -> np.ndarray:
     """Per-row order statistic at quantile ``q`` of the valid points (the lower one, no interpolation).
 
@@ -127,9 +140,7 @@ class _Workspace:
     """Scratch buffers for one batch of series, reused across batches (no page faults per batch)."""
 
     def __init__(self, rows: int, T: int, C: int, dtype: np.dtype) -> None:
-        self.y = np.empty((rows, T), dtype=dtype)
-        self.z = np.empty((C, rows, T), dtype=dtype)
-        self.tmp = np.empty((rows, T), dtype=dtype)
+        self.v = np.empty((1 + C, rows, T), dtype=dtype)  # centred target, then each centred regressor
         self.flag = np.empty((rows, T), dtype=bool)
 
 
@@ -145,6 +156,8 @@ def _calibrate_block(
     z_floor: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Robust scale and calibrated threshold of one batch of training residuals ``(s, T)``.
+
+    ``residual`` is overwritten with its absolute values.
 
     The scale is :func:`detector.robust_scale` on an evenly spaced subsample (see
     :data:`SCALE_SAMPLE_POINTS`). The threshold equals :func:`detector.calibrate_threshold`
@@ -167,7 +180,7 @@ def _calibrate_block(
         scale[zero] = _MEAN_AD_TO_SIGMA * d.sum(axis=1, dtype=np.float64) / cnt
     scale = np.maximum(np.nan_to_num(scale, nan=0.0), floor)
 
-    absr = np.abs(residual, out=ws.tmp[:s])
+    absr = np.abs(residual, out=residual)  # the residuals are not needed after this: reuse their buffer
     beyond = np.greater(absr, ((z_floor / factor) * scale).astype(absr.dtype)[:, None], out=ws.flag[:s])
     if valid is not None:
         beyond &= valid
@@ -453,7 +466,7 @@ class LinearBaseline(BaseEstimator):
 
         Returns (coef, intercept, context mean, scale, threshold, points fitted).
         """
-        dt = ws.y.dtype
+        dt = ws.v.dtype
         s, T = y.shape
         F = X.shape[1]
         C = len(z)
@@ -478,9 +491,9 @@ class LinearBaseline(BaseEstimator):
                 np.copyto(out, 0, where=invalid)
             return mean
 
-        yc = ws.y[:s]
+        yc = ws.v[0, :s]
         y_mean = centred(y, yc, None if means is None else means[0])
-        zc = ws.z[:, :s]
+        zc = ws.v[1:, :s]
         z_mean = np.zeros((C, s))
         for j in range(C):
             z_mean[j] = centred(z[j], zc[j], None if means is None else means[1 + j])
@@ -499,9 +512,12 @@ class LinearBaseline(BaseEstimator):
                 outer = (X[:, :, None] * X[:, None, :]).reshape(T, F * F)
                 A[:, 1 : F + 1, 1 : F + 1] = (w @ outer).reshape(s, F, F)
         A[:, 1 : F + 1, 0] = A[:, 0, 1 : F + 1]
-        b[:, 1 : F + 1] = yc @ X
+        # Target and regressors against the seasonal columns: one matrix product for all.
+        V = ws.v[:, :s]
+        VX = (V.reshape(-1, T) @ X).reshape(1 + C, s, F) if s == ws.v.shape[1] else V @ X
+        b[:, 1 : F + 1] = VX[0]
         for j in range(C):  # the context columns are centred: their products with the intercept are 0
-            A[:, 1 : F + 1, F + 1 + j] = zc[j] @ X
+            A[:, 1 : F + 1, F + 1 + j] = VX[1 + j]
             A[:, F + 1 + j, 1 : F + 1] = A[:, 1 : F + 1, F + 1 + j]
             b[:, F + 1 + j] = np.einsum("st,st->s", zc[j], yc)
             for k in range(j, C):
@@ -529,8 +545,7 @@ class LinearBaseline(BaseEstimator):
         if not np.shares_memory(rT, yc):
             yc[...] = rT.T
         for j in range(C):
-            tmp = np.multiply(zc[j], beta[:, F + 1 + j].astype(dt)[:, None], out=ws.tmp[:s])
-            yc -= tmp
+            _add_scaled_rows(yc, zc[j], -beta[:, F + 1 + j])
         scale, threshold = _calibrate_block(
             yc,
             valid,
@@ -559,7 +574,11 @@ class LinearBaseline(BaseEstimator):
         beta1 = np.hstack([self.intercept_[sl, None], self.coef_[sl, :F]]).astype(dt)
         np.matmul(beta1, X1T, out=out)
         for j in range(self.n_context_):
-            out += np.multiply(_series_block(context[:, :, j], sl, dt), self.coef_[sl, F + j].astype(dt)[:, None], out=tmp)
+            zj = _series_block(context[:, :, j], sl, dt)
+            if zj.flags.c_contiguous:
+                _add_scaled_rows(out, zj, self.coef_[sl, F + j])
+            else:
+                out += np.multiply(zj, self.coef_[sl, F + j].astype(dt)[:, None], out=tmp)
         return out
 
     def _check_series(self, n: int) -> None:
