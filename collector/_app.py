@@ -7,6 +7,7 @@ Endpoints::
     GET    /api/catalog              {"kinds": [...], "services": [...], "dependencies": [...], "limits": ...}
     POST   /api/incidents            trigger one -> 201 and the incident (with its id)
     GET    /api/incidents            pending, active and recently ended incidents
+    GET    /api/incidents/{id}       one incident (404 for an unknown id)
     DELETE /api/incidents/{id}       end one early (404 for an unknown id, 409 if it is over)
     DELETE /api/incidents            end all and pause the chaos schedule (the panic button)
     GET    /api/chaos                the chaos schedule's state
@@ -267,6 +268,14 @@ def create_app(
             "time_seconds": now,
             "incidents": [describe(i, now) for i in rt.store.relevant(now, rt.settings.recent_seconds)],
         }
+
+    @app.get("/api/incidents/{incident_id}", summary="One incident, with its state now")
+    def get_incident(incident_id: str) -> Any:
+        try:
+            rt.store.catch_up()
+            return now_describe(rt.store.get(incident_id))
+        except UnknownIncident:
+            return _error_response(404, [_problem("id", f"no incident with id {incident_id!r}")])
 
     @app.delete("/api/incidents/{incident_id}", summary="End one incident early")
     def stop(incident_id: str, by: Literal["api", "cli", "scenario"] = Query("api")) -> Any:

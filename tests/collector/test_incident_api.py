@@ -53,6 +53,8 @@ def test_stop_one_and_unknown_id(api: TestClient, clock: FakeClock) -> None:
     assert _active(api, "error_burst", "payments") == 0.0
     again = api.delete(f"/api/incidents/{inc['id']}")
     assert again.status_code == 409 and again.json()["field"] == "id"
+    assert api.get(f"/api/incidents/{inc['id']}").json()["state"] == "stopped"
+    assert api.get("/api/incidents/does-not-exist").status_code == 404
     missing = api.delete("/api/incidents/does-not-exist")
     assert missing.status_code == 404 and missing.json()["field"] == "id" and "does-not-exist" in missing.json()["error"]
 
