@@ -1,0 +1,25 @@
+"""The Alertmanager launcher: the real binary on a free loopback port, clustering off, the project's config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from aiops import _prometheus as prom
+
+pytestmark = pytest.mark.integration
+
+
+def test_alertmanager_starts_with_the_project_config_and_clustering_off(alertmanager_bin: str, tmp_path: Path) -> None:
+    with prom.start_alertmanager(storage_dir=tmp_path / "data", log_path=tmp_path / "alertmanager.log") as am:
+        status = httpx.get(f"{am.url}/api/v2/status", timeout=10).json()
+        assert status["cluster"]["status"] == "disabled"
+        loaded = yaml.safe_load(status["config"]["original"])
+        ours = yaml.safe_load(prom.ALERTMANAGER_CONFIG.read_text())
+        assert loaded["route"]["receiver"] == ours["route"]["receiver"]
+        assert loaded["route"]["group_by"] == ours["route"]["group_by"]
+        child = am.child
+    assert not child.alive(), "stop() ends the process"
