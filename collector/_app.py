@@ -61,7 +61,13 @@ class CollectorRuntime:
         self.clock = clock
         self.started_seconds = clock()
         self.store = IncidentStore(self.catalog, settings.log_path, clock=clock)
-        self.fleet = LiveFleet(self.catalog, settings.seed, start_seconds=self.started_seconds, tick_seconds=settings.tick_seconds)
+        if settings.history_dir is not None:
+            from ._backfill import history_end_counters
+
+            end, counters = history_end_counters(settings.history_dir, seed=settings.seed, catalog=self.catalog)
+            self.fleet = LiveFleet(self.catalog, settings.seed, start_seconds=end, tick_seconds=settings.tick_seconds, initial=counters)
+        else:
+            self.fleet = LiveFleet(self.catalog, settings.seed, start_seconds=self.started_seconds, tick_seconds=settings.tick_seconds)
         self.chaos = ChaosController(
             self.store,
             seed=settings.seed,

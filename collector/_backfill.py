@@ -36,7 +36,7 @@ from simulator import Catalog, ChaosSchedule, Counters, Incident, integrate, loa
 from ._families import Family, Series, fleet_families
 from ._store import event_record, lines
 
-__all__ = ["BackfillResult", "METRICS_FILE", "SPLIT_SECONDS", "INCIDENTS_FILE", "MANIFEST_FILE", "backfill", "history_incidents", "openmetrics_chunks", "openmetrics_text"]
+__all__ = ["BackfillResult", "HistoryError", "history_end_counters", "METRICS_FILE", "SPLIT_SECONDS", "INCIDENTS_FILE", "MANIFEST_FILE", "backfill", "history_incidents", "openmetrics_chunks", "openmetrics_text"]
 
 METRICS_FILE = "history.om"
 INCIDENTS_FILE = "incidents.jsonl"
@@ -119,6 +119,41 @@ def _shift_counters(c: Counters) -> Counters:
         return out
 
     return Counters(c.times, shift(c.requests_total), shift(c.errors_total), shift(c.latency_bucket), shift(c.latency_sum_seconds))
+
+
+class HistoryError(ValueError):
+    """A backfill directory cannot be continued (missing, unreadable, another seed)."""
+
+
+def history_end_counters(history_dir: Path | str, *, seed: int, catalog: Catalog | None = None) -> tuple[float, Counters]:
+    """(end of the history, its counters there) from a backfill's ``manifest.json`` and ``incidents.jsonl``.
+
+    The counters are recomputed exactly as :func:`backfill` wrote them, so a live
+    collector that starts from them continues every counter of the history.
+    """
+    d = Path(history_dir)
+    try:
+        manifest = json.loads((d / MANIFEST_FILE).read_text())
+    except (OSError, ValueError) as exc:
+        raise HistoryError(f"cannot read {d / MANIFEST_FILE}: {exc}") from None
+    if int(manifest["seed"]) != seed:
+        raise HistoryError(f"the history in {d} was made with seed {manifest['seed']}, not {seed}; use --seed {manifest['seed']}")
+    catalog = catalog or load_catalog()
+    step = float(manifest["step_seconds"])
+    end = float(manifest["end_seconds"])
+    times = end - step * np.arange(int(manifest["timestamps"]) - 1, -1, -1, dtype=np.float64)
+    incidents = []
+    path = d / str(manifest.get("incidents_path", INCIDENTS_FILE))
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if rec.get("event") == "triggered" and isinstance(rec.get("incident"), dict):
+                incidents.append(Incident.from_dict(rec["incident"]))
+    counters = _shift_counters(integrate(simulate(catalog, seed, times, incidents), step))
+    return end, counters
 
 
 def _label_text(labels: Sequence[tuple[str, str]]) -> str:

@@ -44,6 +44,8 @@ class CollectorSettings:
     recent_seconds: float = 3600.0
     #: Step of the simulation clock; counters are integrated on this grid.
     tick_seconds: float = 1.0
+    #: A backfill's output directory: the live counters continue its history (same seed), so history and live data are one series with no counter reset.
+    history_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -80,7 +82,7 @@ class CollectorSettings:
 
 
 def _convert(name: str, default: Any, raw: str) -> Any:
-    if isinstance(default, Path):
+    if isinstance(default, Path) or name.endswith("_dir"):
         return Path(raw)
     if isinstance(default, bool):
         return raw.lower() in {"1", "true", "yes", "on"}

@@ -115,6 +115,7 @@ def _cmd_collector(args: argparse.Namespace) -> int:
         log_path=args.log,
         chaos_every_seconds=args.chaos_every,
         chaos_duration_seconds=args.chaos_duration,
+        history_dir=args.continue_history,
     )
     if settings.port == 0:
         raise UsageError("--port 0 is not allowed here: Prometheus needs to know the port")
@@ -140,8 +141,13 @@ def _cmd_collector(args: argparse.Namespace) -> int:
         f"  seed {settings.seed}, incident log {settings.log_path}, chaos {chaos}; Ctrl-C stops",
         flush=True,
     )
+    from ._backfill import HistoryError
+
     try:
         app = create_app(settings)
+    except HistoryError as exc:
+        sock.close()
+        raise UsageError(f"--continue-history: {exc}") from None
     except OSError as exc:
         sock.close()
         raise UsageError(f"cannot open the incident log {settings.log_path}: {exc.strerror or exc}") from None
@@ -336,6 +342,10 @@ def register(subparsers: Any) -> None:
     p.add_argument("--log", type=Path, help="incident log, JSON lines (default .aiops/incidents.jsonl)")
     p.add_argument("--chaos-every", type=_duration, metavar="DURATION", help="start one random incident this often, e.g. 15m (default: off)")
     p.add_argument("--chaos-duration", type=_duration, metavar="DURATION", help="how long each chaos incident lasts (default 2m)")
+    p.add_argument(
+        "--continue-history", type=Path, metavar="DIR",
+        help="a backfill's output directory: continue its counters (same --seed) so history and live data join without a reset",
+    )
     p.set_defaults(func=_cmd_collector)
 
     inc = subparsers.add_parser("incident", help="trigger, list and stop incidents on a running collector")

@@ -32,18 +32,31 @@ class LiveFleet:
     """Integrates the fleet's counters on a fixed tick grid as time moves on.
 
     Counters start at zero at ``start_seconds`` (a process start, as for any
-    instrumented service; PromQL's ``rate()`` handles the reset). Given the same
+    instrumented service; PromQL's ``rate()`` handles the reset), or at ``initial``
+    (the last row of counters integrated up to ``start_seconds``, e.g. by a backfill,
+    so that the live series continue the history without a reset). Given the same
     seed, start and clock readings, the numbers are the same. Not thread-safe:
     the collector serialises calls.
     """
 
-    def __init__(self, catalog: Catalog, seed: int, *, start_seconds: float, tick_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        seed: int,
+        *,
+        start_seconds: float,
+        tick_seconds: float = 1.0,
+        initial: Counters | None = None,
+    ) -> None:
         self.catalog = catalog
         self.seed = seed
         self.tick_seconds = tick_seconds
         self._last_tick = math.floor(start_seconds / tick_seconds) * tick_seconds
-        zero_frame = simulate(catalog, seed, [self._last_tick])
-        self._counters = integrate(zero_frame, 0.0)
+        if initial is None:
+            zero_frame = simulate(catalog, seed, [self._last_tick])
+            self._counters = integrate(zero_frame, 0.0)
+        else:  # carry on from counters integrated elsewhere (a backfill's history)
+            self._counters = _last_row(initial)
 
     def advance(self, now: float, incidents: Sequence[Incident]) -> Snapshot:
         """Integrate up to ``now`` and return what a scrape at ``now`` sees."""

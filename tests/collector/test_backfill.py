@@ -185,3 +185,27 @@ def test_make_incident_round_trip_through_the_log_format(tmp_path: Path) -> None
     path = tmp_path / "x.jsonl"
     path.write_text(lines([event_record("triggered", inc, END, "backfill")]))
     assert read_log(path).entries["bf-1"].incident == inc
+
+
+def test_a_collector_continues_the_history_counters_without_a_reset(tmp_path) -> None:
+    from collector import CollectorSettings
+    from collector._app import CollectorRuntime
+    from collector._backfill import HistoryError, backfill
+
+    end = 1_767_571_200.0
+    result = backfill(tmp_path / "h", days=0.05, step_seconds=60.0, seed=3, end_seconds=end, incidents_per_day=0)
+    last = {}
+    for path in result.metrics_paths:
+        for line in path.read_text().splitlines():
+            if line.startswith('aiops_http_requests_total{') and 'pod="frontend-0"' in line:
+                last["frontend-0"] = float(line.split()[-2])
+    clock = lambda: end + 30.0  # noqa: E731
+    rt = CollectorRuntime(CollectorSettings(seed=3, log_path=tmp_path / "i.jsonl", history_dir=tmp_path / "h"), clock=clock)
+    snap = rt.snapshot()
+    pod = snap.gauges.pods.index("frontend-0")
+    live = snap.counters.requests_total[0, pod]
+    # continues from the history's last value: 30 more seconds of traffic, not a reset to zero
+    assert last["frontend-0"] < live < last["frontend-0"] + 30 * 200
+    rt.close()
+    with pytest.raises(HistoryError, match="seed 3"):
+        CollectorRuntime(CollectorSettings(seed=4, log_path=tmp_path / "j.jsonl", history_dir=tmp_path / "h"), clock=clock)

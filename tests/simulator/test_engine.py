@@ -95,3 +95,14 @@ def test_dependency_graph_is_a_dag_with_the_documented_chain() -> None:
     assert "checkout" in CATALOG.upstream("payments")
     assert set(CATALOG.upstream("database")) == {"inventory", "catalog", "checkout", "frontend"}
     assert len(CATALOG.services) >= 5 and all(s.replicas >= 2 for s in CATALOG.services)
+
+
+def test_live_counters_can_continue_from_a_history() -> None:
+    step = 60.0
+    times = MONDAY + step * np.arange(100)
+    history = sim.integrate(sim.simulate(CATALOG, 4, times), step)
+    live = sim.LiveFleet(CATALOG, 4, start_seconds=times[-1] + step, initial=history)
+    snap = live.advance(times[-1] + step + 30, [])
+    gained = snap.counters.requests_total[0] - history.requests_total[-1]
+    expected = sim.simulate(CATALOG, 4, times[-1] + step + np.arange(30.0)).request_rate.sum(0)
+    np.testing.assert_allclose(gained, expected, rtol=1e-9)
