@@ -9,6 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.aiops-installed
 INSTALL_CMD := apt-get install --no-install-recommends prometheus prometheus-alertmanager
 ARGS ?=
+BINARIES ?= prometheus promtool prometheus-alertmanager
 PYTEST_ARGS ?= -rfEs
 
 .PHONY: demo test binaries venv clean
@@ -33,7 +34,7 @@ test: $(STAMP) binaries
 # Root with apt-get: installs the binaries. Otherwise: says how, and the integration tests skip
 # (or fail, under AIOPS_REQUIRE_INTEGRATION=1).
 binaries:
-	@missing=""; for b in prometheus promtool prometheus-alertmanager; do \
+	@missing=""; for b in $(BINARIES); do \
 	  command -v $$b >/dev/null 2>&1 || missing="$$missing $$b"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
