@@ -45,8 +45,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--jobs",
         type=int,
-        default=1,
-        help="threads for the batched side (default: 1, like the loop; 2 uses both cores when they are free)",
+        default=2,
+        help="threads for the batched side (default: 2, the workshop machine's cores; the loop runs on one)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--format", choices=("text", "json"), default="text")
