@@ -136,6 +136,16 @@ class IncidentRequest(BaseModel):
     triggered_by: Literal["api", "cli", "scenario"] = Field("api", description="Who asks (recorded in the log).")
 
 
+class ActionRequest(BaseModel):
+    """The body of ``POST /api/actions``: a simulated runbook action on one service."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    action: str = Field(description="A remediation named in the catalog (restart, scale_out, rollback, cleanup).")
+    service: str = Field(description="A service from the catalog.")
+    by: Literal["api", "cli", "remediation"] = Field("remediation", description="Who acts (recorded in the log).")
+
+
 def _problem(field: str, error: str, allowed: Any = None) -> dict[str, Any]:
     out: dict[str, Any] = {"field": field, "error": error}
     if allowed is not None:
@@ -291,6 +301,24 @@ def create_app(
             return _error_response(404, [_problem("id", f"no incident with id {incident_id!r}")])
         except ValueError as exc:
             return _error_response(409, [_problem("id", str(exc))])
+
+    @app.post("/api/actions", summary="A simulated runbook action: ends the service's incidents it remedies")
+    def act(req: ActionRequest) -> Any:
+        actions = sorted({k.remediation for k in rt.catalog.kinds if k.remediation})
+        if req.action not in actions:
+            return _error_response(422, [_problem("action", f"unknown action {req.action!r}", actions)])
+        if req.service not in rt.catalog.service_names:
+            return _error_response(422, [_problem("service", f"unknown service {req.service!r}", list(rt.catalog.service_names))])
+        remedied = {k.name for k in rt.catalog.kinds if k.remediation == req.action}
+        ended = []
+        for inc in rt.store.active():
+            if inc.service == req.service and inc.kind in remedied:
+                try:
+                    ended.append(now_describe(rt.store.stop(inc.id, by=req.by)))
+                except (UnknownIncident, ValueError):
+                    continue  # ended on its own meanwhile
+        log.info("action %s on %s by %s ended %d incident(s)", req.action, req.service, req.by, len(ended))
+        return {"action": req.action, "service": req.service, "remedies": sorted(remedied), "ended": ended}
 
     @app.delete("/api/incidents", summary="The panic button: end every incident and pause the chaos schedule")
     def stop_all(by: Literal["api", "cli", "scenario"] = Query("api")) -> dict[str, Any]:

@@ -155,3 +155,20 @@ def test_wrong_by_on_delete_names_the_field(api: TestClient) -> None:
     inc = api.post("/api/incidents", json=VALID).json()
     r = api.delete(f"/api/incidents/{inc['id']}", params={"by": "someone"})
     assert r.status_code == 422 and r.json()["field"] == "by" and r.json()["allowed"] == ["api", "cli", "scenario"]
+
+
+def test_a_runbook_action_ends_only_the_incidents_it_remedies(api: TestClient, clock: FakeClock, log_path: Path) -> None:
+    leak = api.post("/api/incidents", json={"kind": "memory_leak", "service": "catalog", "duration_seconds": 600}).json()
+    burst = api.post("/api/incidents", json={"kind": "error_burst", "service": "catalog", "duration_seconds": 600}).json()
+    other = api.post("/api/incidents", json={"kind": "memory_leak", "service": "payments", "duration_seconds": 600}).json()
+    clock.advance(30)
+    r = api.post("/api/actions", json={"action": "restart", "service": "catalog"})
+    assert r.status_code == 200
+    assert [i["id"] for i in r.json()["ended"]] == [leak["id"]]
+    states = {i["id"]: (i["state"], i["stopped_by"]) for i in api.get("/api/incidents").json()["incidents"]}
+    assert states[leak["id"]] == ("stopped", "remediation")
+    assert states[burst["id"]][0] == "active" and states[other["id"]][0] == "active"
+    assert any(x["event"] == "stopped" and x["by"] == "remediation" for x in read_jsonl(log_path))
+    wrong = api.post("/api/actions", json={"action": "reboot", "service": "catalog"})
+    assert wrong.status_code == 422 and wrong.json()["field"] == "action" and "restart" in wrong.json()["allowed"]
+    assert api.post("/api/actions", json={"action": "restart", "service": "mars"}).json()["field"] == "service"
