@@ -33,6 +33,7 @@ from ._procs import Child, free_port, http_ok, spawn, wait_until
 __all__ = [
     "ALERTMANAGER_CONFIG",
     "COLLECTOR_JOB",
+    "DETECTOR_JOB",
     "INSTALL_HINT",
     "MONITORING_DIR",
     "PROMETHEUS_CONFIG",
@@ -46,6 +47,7 @@ __all__ = [
     "find_binary",
     "format_duration",
     "parse_duration",
+    "render_alertmanager_config",
     "render_config",
     "require_binary",
     "scrape_interval_seconds",
@@ -59,6 +61,7 @@ PROMETHEUS_CONFIG = MONITORING_DIR / "prometheus.yml"
 ALERTMANAGER_CONFIG = MONITORING_DIR / "alertmanager.yml"
 #: The scrape job of the collector; backfilled history carries the same ``job`` label.
 COLLECTOR_JOB = "aiops-collector"
+DETECTOR_JOB = "aiops-detector"
 INSTALL_HINT = "sudo apt-get install --no-install-recommends prometheus prometheus-alertmanager"
 
 _DURATION_PART = re.compile(r"(\d+)(ms|y|w|d|h|m|s)")
@@ -131,6 +134,7 @@ def render_config(
     targets: Mapping[str, Sequence[str]],
     *,
     scrape_interval_seconds: float | None = None,
+    alertmanagers: Sequence[str] | None = None,
     base: Path = PROMETHEUS_CONFIG,
 ) -> str:
     """The project's config as YAML text with the given ``{job: [host:port, ...]}`` targets.
@@ -139,7 +143,8 @@ def render_config(
     scrapes only what it started); a named job the base config lacks is an error. With
     ``scrape_interval_seconds`` the global interval (and evaluation interval) are set to it,
     and the scrape timeout is kept below it. Relative ``rule_files`` are made absolute so the
-    rendered file can live anywhere.
+    rendered file can live anywhere. ``alertmanagers`` (``host:port``) replaces the
+    Alertmanager targets; without it the ``alerting`` section is left out (nothing to send to).
     """
     config = _load(base)
     jobs = {job["job_name"]: job for job in config.get("scrape_configs") or []}
@@ -165,7 +170,28 @@ def render_config(
         config["global"] = glob
     if config.get("rule_files"):
         config["rule_files"] = [str((Path(base).parent / p).resolve()) for p in config["rule_files"]]
+    if alertmanagers:
+        config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]}
+    else:
+        config.pop("alerting", None)
     header = f"# Rendered from {base} by aiops._prometheus.render_config; edit that file, not this one.\n"
+    return header + yaml.safe_dump(config, sort_keys=False)
+
+
+def render_alertmanager_config(
+    webhook_url: str, *, group_wait_seconds: float | None = None, group_interval_seconds: float | None = None, base: Path = ALERTMANAGER_CONFIG
+) -> str:
+    """The project's Alertmanager config as YAML text, sending to ``webhook_url`` (tests shorten the waits)."""
+    config = _load(base)
+    for receiver in config.get("receivers") or []:
+        for hook in receiver.get("webhook_configs") or []:
+            hook["url"] = webhook_url
+    route = config.setdefault("route", {})
+    if group_wait_seconds is not None:
+        route["group_wait"] = format_duration(group_wait_seconds)
+    if group_interval_seconds is not None:
+        route["group_interval"] = format_duration(group_interval_seconds)
+    header = f"# Rendered from {base} by aiops._prometheus.render_alertmanager_config; edit that file, not this one.\n"
     return header + yaml.safe_dump(config, sort_keys=False)
 
 
