@@ -173,7 +173,7 @@ class Demo:
         self.settings = settings
         self.out = out or sys.stdout
         self.clock = clock
-        self.run_dir = settings.cache_dir / "demo"
+        self.run_dir = settings.cache_dir / f"demo-{settings.port}"  # one per port: two demos do not share a data directory
         self.children: list[Child] = []  # everything started, in order; stopped in reverse
         self.collector_url = _url(_local_host(settings.host), settings.port)
         self.prometheus: prom.Server | None = None
@@ -284,7 +284,9 @@ class Demo:
 
     def run(self) -> int:
         """Start everything, show the live view until Ctrl-C or SIGTERM, stop everything."""
-        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+        # Ctrl-C and SIGTERM both end the run; set explicitly, as a shell starting the demo in
+        # the background would otherwise leave SIGINT ignored.
+        previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
         code = 0
         try:
             self._start()
@@ -298,8 +300,8 @@ class Demo:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
             running = [c.name for c in self.children if c.alive()]
             stop_all(self.children)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            signal.signal(signal.SIGTERM, previous)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
             if running:
                 self.say(f"stopped {', '.join(dict.fromkeys(name.split()[0] for name in running))}; logs in {self.run_dir}")
         return code
