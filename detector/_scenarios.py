@@ -18,19 +18,25 @@ at fit time is only the records of incidents that had *ended* by then (and its o
 flags). Scores become flags through the same debounce for everyone (at least ``k`` of the
 last ``m`` points score >= 1); a service is flagged when any of its signals is.
 
-Matching (:func:`match`), shared by every detector:
+Grouping (:func:`group_flags`) and matching (:func:`match`), shared by every detector:
 
-- flags on one service form a *group* while they are at most ``group_gap_seconds`` apart;
-  a group's start is its first flag's timestamp;
-- an incident is *detected* when a group on its service or on a direct caller starts in
-  ``[start, end + grace_seconds]``; time to detect = that group's start minus the
-  incident's start (the earliest such group);
-- a group that starts in that window on another service the incident reaches through the
-  dependency graph (:func:`echo_services`, from the kind's ``cascades`` in the catalog) is
-  an *echo* of it: a real anomaly the incident caused, which the service's correlation
-  step folds into the same detected incident. It is neither a detection nor a false
-  alarm, and the report counts echoes separately. Every other group that does not detect
-  an incident is one *false alarm*.
+- flags are grouped the way the detector service's correlation step groups them into
+  detected incidents (:class:`~detector._correlate.Correlator`): walking the scoring cycles
+  in time order, a flagged point joins an open group that has a flagged point at most
+  ``join_window_seconds`` earlier on the same service or on a service joined to it by an
+  edge of the catalog's dependency graph (a point that joins several merges them), or else
+  opens a group; a group closes after ``close_after_seconds`` without a new point. Both
+  windows default to the correlator's own. A group is what an operator would see as one
+  alert;
+- a *flag* starts where a ``(service, signal)`` series turns flagged (it was not at the
+  point before); an incident is *detected* when a flag on its service or on a direct
+  caller starts in ``[start, end + grace_seconds]``; time to detect = the first such flag's
+  timestamp minus the incident's start. The groups holding such flags match the incident
+  (a group may match several incidents, and an incident may be matched by several groups);
+- every group that matches no incident is one *false alarm*. Among those, the report
+  counts for information the *echoes*: groups with a flag starting, inside an incident's
+  window, on a service the incident reaches further along the graph
+  (:func:`echo_services`). They still count as false alarms.
 
 Metrics (:func:`summarize`): event precision ``detected / (detected + false alarms)``,
 recall ``detected / incidents``, F1, false alarms per evaluation day, the median time to
@@ -40,9 +46,10 @@ signal, how many false-alarm groups it took part in.
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import Callable, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -56,6 +63,7 @@ __all__ = [
     "DETECTOR_NAMES",
     "EvaluationSettings",
     "FleetDetector",
+    "Flag",
     "FlagGroup",
     "Matching",
     "Suite",
@@ -238,7 +246,7 @@ class _Linear:
 
     ``context=False`` gives ``linear_no_context`` (the same signals, seasonality only). An
     incident record leaves the incident's window out of the baselines of its service and of
-    every service it reaches through the dependency graph (:func:`echo_services`).
+    every service up or down the dependency graph from it.
     """
 
     def __init__(self, catalog: Catalog, *, context: bool) -> None:
@@ -299,22 +307,32 @@ def _detector_debounce() -> tuple[int, int]:
         return 2, 3
 
 
+def _correlator_default(name: str) -> float:
+    """The detector service's default for a :class:`~detector._correlate.Correlator` window."""
+    from ._correlate import Correlator
+
+    return float(inspect.signature(Correlator).parameters[name].default)
+
+
 @dataclass(frozen=True, kw_only=True)
 class EvaluationSettings:
     """Settings every detector shares (tuned on seed 8 only).
 
     ``debounce_k`` of the last ``debounce_m`` points must score >= 1 for a flag (default: the
-    detector's own, from ``signals.yaml``); ``group_gap_seconds`` joins a service's flags into
-    one group; ``grace_seconds`` after an incident's end a flag still counts for it (the 2m
-    rate window drains); ``refit_every_seconds`` how often detectors are refitted on
-    everything before; ``context_seconds`` of data before each scored period handed to
-    ``score`` (a rolling window's history); ``share_flags`` hands each detector its own
-    earlier flags at the next fit (for self-cleaning).
+    detector's own, from ``signals.yaml``); ``join_window_seconds`` and
+    ``close_after_seconds`` group flags into detected incidents the way the detector
+    service's correlator does (default: the correlator's own); ``grace_seconds`` after an
+    incident's end a flag still counts for it (the 2m rate window drains);
+    ``refit_every_seconds`` how often detectors are refitted on everything before;
+    ``context_seconds`` of data before each scored period handed to ``score`` (a rolling
+    window's history); ``share_flags`` hands each detector its own earlier flags at the next
+    fit (for self-cleaning).
     """
 
     debounce_k: int = field(default_factory=lambda: _detector_debounce()[0])
     debounce_m: int = field(default_factory=lambda: _detector_debounce()[1])
-    group_gap_seconds: float = 600.0
+    join_window_seconds: float = field(default_factory=lambda: _correlator_default("join_window_seconds"))
+    close_after_seconds: float = field(default_factory=lambda: _correlator_default("close_after_seconds"))
     grace_seconds: float = 120.0
     refit_every_seconds: float = DAY_SECONDS
     context_seconds: float = 7200.0
@@ -340,7 +358,7 @@ def debounce_flags(anomalous: np.ndarray, k: int, m: int) -> np.ndarray:
 def run_detector(
     detector: Callable[[], FleetDetector],
     suite: Suite,
-    settings: EvaluationSettings = EvaluationSettings(),
+    settings: EvaluationSettings | None = None,
     *,
     records: Sequence[Incident] | None = None,
     frame: pd.DataFrame | None = None,
@@ -353,6 +371,7 @@ def run_detector(
     suite's) and its own flags so far. ``frame`` defaults to the suite's; both are
     parameters so tests can show that neither ground truth nor future records change a flag.
     """
+    settings = settings or EvaluationSettings()
     data = suite.frame if frame is None else frame
     log = suite.incidents if records is None else tuple(records)
     t = _seconds(data.index)
@@ -382,18 +401,36 @@ def run_detector(
 
 # ============================================================================ matching
 @dataclass(frozen=True)
-class FlagGroup:
-    """Consecutive flags on one service (at most the grouping gap apart)."""
+class Flag:
+    """A flag *starts* where one ``(service, signal)`` series turns flagged (it was not at the point before)."""
 
+    timestamp_seconds: float
     service: str
+    signal: str
+
+
+@dataclass(frozen=True)
+class FlagGroup:
+    """Flags the correlation step puts together: one detected incident, as the detector service reports it.
+
+    ``start_seconds``/``end_seconds`` are its first and last flagged points; ``onsets`` the
+    flags that start inside it (a series already flagged when the group opened has none).
+    """
+
     start_seconds: float
     end_seconds: float
+    services: tuple[str, ...]
     signals: tuple[str, ...]
+    onsets: tuple[Flag, ...] = ()
 
 
 @dataclass(frozen=True)
 class Matching:
-    """The outcome of matching flag groups to incidents."""
+    """The outcome of matching flag groups to incidents.
+
+    ``echoes`` is informational: the false alarms that have a flag starting on a service the
+    incident reaches further along the dependency graph, inside its window.
+    """
 
     detected: dict[str, float]  # incident id -> time to detect (seconds)
     false_alarms: tuple[FlagGroup, ...]
@@ -401,36 +438,102 @@ class Matching:
     groups: tuple[FlagGroup, ...]
 
 
-def group_flags(flags: pd.DataFrame, gap_seconds: float) -> list[FlagGroup]:
-    """Groups of flags per service; a new group starts after more than ``gap_seconds`` without a flag.
+@dataclass
+class _OpenGroup:
+    """A group being built by :func:`group_flags`."""
 
-    ``flags`` is boolean with ``(service, signal)`` columns (or plain service columns).
+    id: int
+    start: float
+    last: float
+    services: set[str]
+    signals: set[str]
+    onsets: list[Flag]
+    closed: bool = False
+
+
+def group_flags(
+    flags: pd.DataFrame,
+    dependencies: Iterable[tuple[str, str]],
+    *,
+    join_window_seconds: float,
+    close_after_seconds: float,
+) -> list[FlagGroup]:
+    """Group flags the way the detector service's correlator does (:class:`~detector._correlate.Correlator`).
+
+    ``flags`` is boolean with ``(service, signal)`` columns, one row per scoring cycle;
+    ``dependencies`` are ``(caller, callee)`` pairs. Walking the rows in time order, each
+    flagged point joins every open group that has a flagged point at most
+    ``join_window_seconds`` earlier on the same service or on a service joined to it by a
+    dependency edge (several such groups merge into the oldest), or else opens a group; a
+    group closes once a cycle finds it ``close_after_seconds`` without a new point. The same
+    rule as feeding the correlator every flagged point cycle by cycle (a test checks that),
+    but it keeps only what the matching needs, so long flagged runs cost little.
     """
     t = _seconds(flags.index)
-    by_service: dict[str, list[str]] = {}
-    cols = list(flags.columns)
-    for c in cols:
-        s, sig = (c[0], c[1]) if isinstance(c, tuple) else (c, "")
-        by_service.setdefault(s, []).append(sig)
+    cols = [(c[0], c[1]) if isinstance(c, tuple) else (c, "") for c in flags.columns]
     values = flags.to_numpy(dtype=bool)
-    groups: list[FlagGroup] = []
-    for service in by_service:
-        idx = [j for j, c in enumerate(cols) if (c[0] if isinstance(c, tuple) else c) == service]
-        sub = values[:, idx]
-        any_flag = sub.any(axis=1)
-        rows = np.flatnonzero(any_flag)
-        if rows.size == 0:
-            continue
-        breaks = np.flatnonzero(np.diff(t[rows]) > gap_seconds)
-        starts = np.r_[0, breaks + 1]
-        ends = np.r_[breaks, rows.size - 1]
-        for a, b in zip(starts, ends):
-            span = rows[a : b + 1]
-            hit = sub[span].any(axis=0)
-            sigs = tuple(by_service[service][j] for j in np.flatnonzero(hit) if by_service[service][j])
-            groups.append(FlagGroup(service=service, start_seconds=float(t[rows[a]]), end_seconds=float(t[rows[b]]), signals=sigs))
-    groups.sort(key=lambda g: (g.start_seconds, g.service))
-    return groups
+    starts = values.copy()
+    starts[1:] &= ~values[:-1]
+    related: dict[str, set[str]] = {}
+    for a, b in dependencies:
+        related.setdefault(a, {a}).add(b)
+        related.setdefault(b, {b}).add(a)
+    order: list[str] = []
+    for s, _ in cols:
+        if s not in order:
+            order.append(s)
+    by_service = {s: [j for j, c in enumerate(cols) if c[0] == s] for s in order}
+
+    groups: list[_OpenGroup] = []
+    live: list[_OpenGroup] = []
+    opened = 0
+    rows = np.flatnonzero(values.any(axis=1))
+    for r in rows:
+        now = float(t[r])
+        if r > 0:  # the cycles up to this one closed what had gone quiet
+            before = float(t[r - 1])
+            for g in live:
+                if before - g.last > close_after_seconds:
+                    g.closed = True
+            live = [g for g in live if not g.closed]
+        for service in order:
+            idx = [j for j in by_service[service] if values[r, j]]
+            if not idx:
+                continue
+            near = related.get(service, {service})
+            matches = [g for g in live if now - g.last <= join_window_seconds and not g.services.isdisjoint(near)]
+            if not matches:
+                opened += 1
+                g = _OpenGroup(id=opened, start=now, last=now, services=set(), signals=set(), onsets=[])
+                groups.append(g)
+                live.append(g)
+                matches = [g]
+            target = min(matches, key=lambda g: g.id)
+            for other in matches:
+                if other is not target:  # the point bridges two groups: merge them
+                    target.start = min(target.start, other.start)
+                    target.services |= other.services
+                    target.signals |= other.signals
+                    target.onsets += other.onsets
+                    other.closed = True
+                    groups.remove(other)
+            live = [g for g in live if not g.closed]
+            target.services.add(service)
+            target.signals.update(cols[j][1] for j in idx if cols[j][1])
+            target.onsets += [Flag(now, service, cols[j][1]) for j in idx if starts[r, j]]
+            target.last = now
+    out = [
+        FlagGroup(
+            start_seconds=g.start,
+            end_seconds=g.last,
+            services=tuple(sorted(g.services)),
+            signals=tuple(sorted(g.signals)),
+            onsets=tuple(sorted(g.onsets, key=lambda f: (f.timestamp_seconds, f.service, f.signal))),
+        )
+        for g in groups
+    ]
+    out.sort(key=lambda g: (g.start_seconds, g.services))
+    return out
 
 
 def echo_services(catalog: Catalog, inc: Incident) -> set[str]:
@@ -439,6 +542,7 @@ def echo_services(catalog: Catalog, inc: Incident) -> set[str]:
     ``callers``: every service up the graph (they wait for, or fail with, this one).
     ``callees``: every service down the graph (they get the extra load) and every service up
     the graph (that load slows the callees, and their callers wait for them). ``none``: none.
+    Used only for the informational echo count.
     """
     cascades = catalog.kind(inc.kind).cascades
     if cascades == "callers":
@@ -456,21 +560,18 @@ def match(groups: Sequence[FlagGroup], incidents: Sequence[Incident], catalog: C
     for inc in incidents:
         lo, hi = inc.start_seconds, inc.end_seconds + grace_seconds
         direct = {inc.service, *catalog.callers(inc.service)}
-        spread = echo_services(catalog, inc)
+        spread = echo_services(catalog, inc) - direct
         for n, g in enumerate(groups):
-            if not lo <= g.start_seconds <= hi:
-                continue
-            if g.service in direct:
+            hits = [f.timestamp_seconds for f in g.onsets if f.service in direct and lo <= f.timestamp_seconds <= hi]
+            if hits:
                 used.add(n)
-                ttd = g.start_seconds - inc.start_seconds
-                detected[inc.id] = min(ttd, detected.get(inc.id, math.inf))
-            elif g.service in spread:
+                detected[inc.id] = min(min(hits) - inc.start_seconds, detected.get(inc.id, math.inf))
+            elif any(f.service in spread and lo <= f.timestamp_seconds <= hi for f in g.onsets):
                 echo.add(n)
     echo -= used
-    false_alarms = tuple(g for n, g in enumerate(groups) if n not in used and n not in echo)
     return Matching(
         detected=detected,
-        false_alarms=false_alarms,
+        false_alarms=tuple(g for n, g in enumerate(groups) if n not in used),
         echoes=tuple(groups[n] for n in sorted(echo)),
         groups=tuple(groups),
     )
@@ -503,6 +604,7 @@ def summarize(matching: Matching, incidents: Sequence[Incident], kinds: Sequence
         "incidents": n,
         "detected": tp,
         "false_alarms": fa,
+        "groups": len(matching.groups),
         "echoes": len(matching.echoes),
         "false_alarms_by_signal": dict(sorted(by_signal.items(), key=lambda kv: (-kv[1], kv[0]))),
     }
@@ -511,12 +613,13 @@ def summarize(matching: Matching, incidents: Sequence[Incident], kinds: Sequence
 def evaluate_suite(
     suite: Suite,
     detectors: Sequence[str] = DETECTOR_NAMES,
-    settings: EvaluationSettings = EvaluationSettings(),
+    settings: EvaluationSettings | None = None,
     *,
     factories: Mapping[str, Callable[[], FleetDetector]] | None = None,
     progress: Progress | None = None,
 ) -> dict[str, object]:
     """Run every detector over the suite and return the report (the ``--format json`` payload)."""
+    settings = settings or EvaluationSettings()
     out: dict[str, object] = {}
     incidents = suite.eval_incidents
     for name in detectors:
@@ -524,7 +627,10 @@ def evaluate_suite(
             progress(f"{name}: refit daily, scoring {suite.days} days")
         factory = (factories or {}).get(name) or (lambda name=name: make_detector(name, suite.catalog))
         _, flags = run_detector(factory, suite, settings, progress=progress)
-        groups = group_flags(flags, settings.group_gap_seconds)
+        dependencies = [(d.caller, d.callee) for d in suite.catalog.dependencies]
+        groups = group_flags(
+            flags, dependencies, join_window_seconds=settings.join_window_seconds, close_after_seconds=settings.close_after_seconds
+        )
         m = match(groups, incidents, suite.catalog, grace_seconds=settings.grace_seconds)
         out[name] = summarize(m, incidents, suite.catalog.kind_names, suite.days)
     return {
@@ -535,7 +641,9 @@ def evaluate_suite(
         "incidents": len(incidents),
         "settings": {
             "debounce": f"{settings.debounce_k} of {settings.debounce_m}",
-            "group_gap_seconds": settings.group_gap_seconds,
+            "grouping": "correlation over the dependency graph (as the detector service)",
+            "join_window_seconds": settings.join_window_seconds,
+            "close_after_seconds": settings.close_after_seconds,
             "grace_seconds": settings.grace_seconds,
             "step_seconds": float(np.median(np.diff(_seconds(suite.frame.index)))) if len(suite.frame.index) > 1 else None,
         },

@@ -8,6 +8,7 @@ markdown table), progress to stderr.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 import time
@@ -21,6 +22,11 @@ _FALLBACK_SCRAPE_SECONDS = 5.0
 
 def register_scenarios(evaluate_subparsers: Any) -> None:
     """Add ``scenarios`` to the ``aiops evaluate`` sub-parsers."""
+    from ._correlate import Correlator
+
+    defaults = inspect.signature(Correlator).parameters
+    join = defaults["join_window_seconds"].default
+    close = defaults["close_after_seconds"].default
     p = evaluate_subparsers.add_parser(
         "scenarios",
         help="compare detectors on a seeded, labelled suite of simulated incidents",
@@ -28,7 +34,11 @@ def register_scenarios(evaluate_subparsers: Any) -> None:
             "Simulate a seeded labelled suite (training history, then evaluation days with every incident kind "
             "at its default intensity on several services, and a quiet day), refit each detector daily on the "
             "past only, and report event precision, recall, F1, false alarms per day, median time to detect "
-            "and recall per kind."
+            "and recall per kind. Flags are grouped as the detector service's correlator groups them: flags on "
+            f"the same service or on services joined by a dependency edge, at most {join:g} s apart, form one "
+            f"group (one detected incident), closed after {close:g} s without a flag. An incident is detected when a flag "
+            "on its service or a direct caller starts between its start and its end + 2 minutes (time to detect: "
+            "the first such flag); every group that matches no incident is one false alarm."
         ),
     )
     p.add_argument("--seed", type=int, default=7, help="suite seed (default 7; settings were tuned on 8)")
@@ -117,15 +127,24 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"Seed {report['seed']}: {report['incidents']} incidents over {report['days']} evaluation days "
         f"(quiet: {', '.join(str(d) for d in report['quiet_days']) or 'none'}), after {report['history_days']} days of history; "
-        f"debounce {report['settings']['debounce']}, grouping gap {report['settings']['group_gap_seconds']:g} s.",
+        f"debounce {report['settings']['debounce']}.",
         "",
-        "| detector | precision | recall | F1 | false alarms / day | median time to detect (s) |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"Grouping: as the detector service's correlator, flags on the same service or on services joined by a "
+        f"dependency edge, at most {report['settings']['join_window_seconds']:g} s apart, form one group (one detected "
+        f"incident), closed after {report['settings']['close_after_seconds']:g} s without a flag. An incident is detected "
+        f"when a flag on its service or a direct caller starts between its start and its end + "
+        f"{report['settings']['grace_seconds']:g} s; every group that matches no incident is one false alarm "
+        f"(echoes, false alarms on services further along the graph inside an incident's window, are counted "
+        f"as false alarms and shown apart).",
+        "",
+        "| detector | precision | recall | F1 | false alarms / day | median time to detect (s) | false alarms (echoes) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name, m in dets.items():
         lines.append(
             f"| {name} | {_fmt(m['precision'])} | {_fmt(m['recall'])} | {_fmt(m['f1'])} | "
-            f"{_fmt(m['false_alarms_per_day'], 1)} | {_fmt(m['median_time_to_detect_seconds'], 0)} |"
+            f"{_fmt(m['false_alarms_per_day'], 1)} | {_fmt(m['median_time_to_detect_seconds'], 0)} | "
+            f"{m.get('false_alarms', '–')} ({m.get('echoes', '–')}) |"
         )
     kinds = list(next(iter(dets.values()))["recall_by_kind"]) if dets else []
     if kinds:
