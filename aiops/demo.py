@@ -162,6 +162,17 @@ def graph_link(prometheus_url: str, panels: Sequence[tuple[str, str]]) -> str:
     return f"{prometheus_url}/graph?{urlencode(params)}"
 
 
+def _aiops_command() -> str:
+    """How to call ``aiops`` from the user's shell: plain if on PATH, else this environment's script."""
+    script = Path(sys.executable).parent / "aiops"
+    if shutil.which("aiops") or not script.is_file():
+        return "aiops"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
 def _hms(seconds: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.gmtime(seconds)) + " UTC"
 
@@ -346,7 +357,8 @@ class Demo:
         self.say("where to look:")
         self.say(f"  metrics     {self.collector_url}/metrics   (API docs: {self.collector_url}/docs)")
         env = "" if self.collector_url == "http://127.0.0.1:8000" else f"AIOPS_COLLECTOR_URL={self.collector_url} "
-        self.say(f"  incidents   {env}aiops incident trigger cpu_hog --service checkout --duration 3m   (list, stop --all)")
+        aiops = _aiops_command()
+        self.say(f"  incidents   {env}{aiops} incident trigger cpu_hog --service checkout --duration 3m   (list, stop --all)")
         if not _is_loopback(s.host):
             for address in _room_addresses():
                 self.say(f"  the room    AIOPS_COLLECTOR_URL={_url(address, s.port)} aiops incident trigger ...  (no authentication!)")
