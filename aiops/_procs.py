@@ -89,7 +89,11 @@ def spawn(
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Child:
-    """Start ``argv`` with stdout and stderr appended to ``log_path``."""
+    """Start ``argv`` with stdout and stderr appended to ``log_path``.
+
+    Call it from a thread that lives as long as the child should: Linux delivers the
+    parent-death signal when the *thread* that started the child ends.
+    """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
         popen = subprocess.Popen(
