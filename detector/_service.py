@@ -86,6 +86,7 @@ class DetectorService:
         self._flag_log: deque[tuple[float, str, str]] = deque(maxlen=50_000)
         self._seen_until = -np.inf
         self._flagged_now: set[tuple[str, str]] = set()
+        self.settling = False
         self._scheduler: Any = None
 
     # ------------------------------------------------------------------ helpers
@@ -189,6 +190,13 @@ class DetectorService:
             frame = frame.loc[frame.notna().any(axis=1).to_numpy()]
             if frame.empty:
                 raise RuntimeError("no recent data (is the collector scraped?)")
+            frame = self._complete_windows(frame, now, step)
+            if frame.empty:  # just after a start or a scrape gap: rate windows still filling
+                with self._lock:
+                    self.settling = True
+                    self._record("success", started)
+                return
+            self.settling = False
             rows = model.detect(frame)
             latest = rows.dropna(subset=["value"]).groupby(["service", "signal"], sort=False).tail(1)
             series = {
@@ -224,6 +232,18 @@ class DetectorService:
             log.warning("inference failed: %s", exc)
             with self._lock:
                 self._record("failure", started, f"infer: {exc}")
+
+    def _complete_windows(self, frame: pd.DataFrame, now: float, step: float) -> pd.DataFrame:
+        """The rows whose rate windows hold enough live samples (see ``completeness`` in signals.yaml)."""
+        counter = getattr(self.source, "samples_in_window", None)
+        if counter is None:
+            return frame
+        counts = counter(now - self.settings.lookback_seconds, now, step)
+        if counts is None:
+            return frame
+        expected = self.signals.completeness_window_seconds / self.infer_every_seconds
+        ok = counts.reindex(frame.index).fillna(0.0) >= self.signals.completeness_min_ratio * expected
+        return frame.loc[ok.to_numpy()]
 
     def _explain(self, model: FleetModel, frame: pd.DataFrame, new: pd.DataFrame) -> list[tuple[Anomaly, dict[str, Any]]]:
         marks = pd.DataFrame(False, index=frame.index, columns=frame.columns)
@@ -284,7 +304,7 @@ class DetectorService:
         with self._lock:
             now = self.clock()
             stale = self.last_success_seconds is None or now - self.last_success_seconds > 3 * self.infer_every_seconds + 30
-            status = "warming_up" if self.warmup_ratio < 1.0 else ("degraded" if stale else "ok")
+            status = "warming_up" if self.warmup_ratio < 1.0 else ("degraded" if stale else "settling" if self.settling else "ok")
             return {
                 "status": status,
                 "warmup_ratio": self.warmup_ratio,

@@ -79,6 +79,11 @@ class SignalSet:
     max_excluded_share: float = 0.25
     incident_margin_seconds: float = 300.0
     dtype: str = "float32"
+    #: Live-data completeness (see signals.yaml): samples the collector's scrape left in the
+    #: rate window, the window's length, and the share of expected samples needed to score.
+    completeness_promql: str | None = None
+    completeness_window_seconds: float = 120.0
+    completeness_min_ratio: float = 0.9
 
     def names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.signals)
@@ -173,7 +178,11 @@ def parse_signals(raw: Mapping[str, Any], *, source: str = "signals") -> SignalS
     share = float(clean.get("max_excluded_share", 0.25))
     if not 0.0 <= share < 1.0:
         raise SignalsError(f"{source}: self_cleaning.max_excluded_share must be in [0, 1)")
+    complete = raw.get("completeness") or {}
     return SignalSet(
+        completeness_promql=" ".join(str(complete["promql"]).split()) if complete.get("promql") else None,
+        completeness_window_seconds=float(complete.get("window_seconds", 120.0)),
+        completeness_min_ratio=float(complete.get("min_ratio", 0.9)),
         signals=tuple(specs),
         debounce_k=k,
         debounce_m=m,

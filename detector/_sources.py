@@ -12,11 +12,13 @@ only ever feed the self-cleaning fit, never scoring.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 import httpx
+import numpy as np
 import pandas as pd
 
 from ._prometheus import PrometheusError, PrometheusReader, PrometheusUnavailable
@@ -41,6 +43,22 @@ class PrometheusSource:
     def fetch(self, start_seconds: float, end_seconds: float, step_seconds: float) -> pd.DataFrame:
         queries = {s.name: s.promql for s in self.signals.signals}
         return self.reader.fetch_signals(queries, start=start_seconds, end=end_seconds, step_seconds=step_seconds)
+
+    def samples_in_window(self, start_seconds: float, end_seconds: float, step_seconds: float) -> pd.Series | None:
+        """Samples the collector's scrape left in each point's rate window (None: not declared)."""
+        q = self.signals.completeness_promql
+        if not q:
+            return None
+        start = math.floor(start_seconds / step_seconds) * step_seconds
+        end = math.floor(end_seconds / step_seconds) * step_seconds
+        grid_ms = np.round(np.arange(start, end + step_seconds / 2, step_seconds) * 1000.0).astype(np.int64)
+        index = pd.DatetimeIndex(pd.to_datetime(grid_ms, unit="ms", utc=True), name="timestamp")
+        counts = pd.Series(0.0, index=index)
+        for series in self.reader.query_range(q, start=start, end=end, step_seconds=step_seconds)[:1]:
+            ms = np.round(np.array([float(t) for t, _ in series["values"]]) * 1000.0).astype(np.int64)
+            got = pd.Series([float(v) for _, v in series["values"]], index=pd.to_datetime(ms, unit="ms", utc=True))
+            counts = got.reindex(index).fillna(0.0)
+        return counts
 
 
 @dataclass(frozen=True)

@@ -145,3 +145,26 @@ def test_incident_records_are_read_from_a_log_with_early_stops_and_a_torn_line(t
     records = {r.id: r for r in read_incident_log(path)}
     assert (records["a"].service, records["a"].start_seconds, records["a"].end_seconds) == ("payments", 100.0, 160.0)
     assert (records["b"].service, records["b"].end_seconds) == ("catalog", 800.0)
+
+
+def test_points_whose_rate_windows_are_incomplete_are_not_scored() -> None:
+    """Right after a scrape gap the detector settles instead of flagging the rate() dip."""
+    hog = sim.make_incident(CATALOG, id="1", kind="cpu_hog", service="payments", duration_seconds=600, now=NOW - 120)
+
+    class Gappy(FlakySource):
+        samples = 0.0
+
+        def samples_in_window(self, start, end, step):
+            frame = self.inner.fetch(start, end, step)
+            return pd.Series(self.samples, index=frame.index)
+
+    service, _, clock = make(incidents=[hog])
+    service.source = Gappy(service.source.inner)
+    clock.t = NOW - 200
+    service.fit_cycle()
+    clock.t = NOW
+    service.infer_cycle()
+    assert service.health()["status"] == "settling" and service.recent_anomalies() == []
+    service.source.samples = 120.0 / 15.0  # a full window at the 15 s test step
+    service.infer_cycle()
+    assert service.health()["status"] == "ok" and service.snapshot().series[("payments", "cpu")].anomaly

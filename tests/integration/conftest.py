@@ -30,10 +30,10 @@ class RunningCollector:
     child: Child
 
 
-def start_collector(workdir: Path, *, seed: int = 7, extra_args: Sequence[str] = ()) -> RunningCollector:
-    """Start ``aiops collector`` on a free loopback port and wait for ``/healthz``; the caller stops it."""
+def start_collector(workdir: Path, *, seed: int = 7, port: int | None = None, extra_args: Sequence[str] = ()) -> RunningCollector:
+    """Start ``aiops collector`` on loopback (a free port by default) and wait for ``/healthz``; the caller stops it."""
     pytest.importorskip("collector", reason="the collector package is not in this checkout")
-    port = free_port()
+    port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     child = spawn(
         "collector",

@@ -1,0 +1,262 @@
+"""The AIOps loop end to end on the real Prometheus and Alertmanager.
+
+collector (history continued from a backfill) -> Prometheus (1 s scrape, alert rules)
+-> `aiops detect` (reads only through --prometheus-url) -> Prometheus scrapes the detector
+-> Alertmanager -> `aiops responder` (remediation on) -> the collector's runbook action.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import httpx
+import pytest
+
+from aiops import _prometheus as prom
+from aiops._procs import Child, free_port, http_ok, spawn, wait_until
+from detector import load_signals
+
+from .conftest import PromAPI, RunningCollector, start_collector
+
+pytestmark = pytest.mark.integration
+
+SEED = 11
+SCRAPE_SECONDS = 1.0
+INFER_SECONDS = 1.0
+#: Enough history for the time-of-day terms (two days), so the baseline is the full model.
+HISTORY_DAYS = 2.2
+
+
+@dataclass
+class Loop:
+    root: Path
+    collector: RunningCollector
+    prometheus: prom.Server
+    alertmanager: prom.Server
+    detector: Child
+    detector_url: str
+    responder: Child
+    responder_url: str
+    api: PromAPI
+    prometheus_config: Path
+    prometheus_port: int
+    data_dir: Path
+
+
+def _python_aiops(*args: str) -> list[str]:
+    return [sys.executable, "-m", "aiops", *args]
+
+
+@pytest.fixture(scope="module")
+def loop(prometheus_bin: str, alertmanager_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
+    from collector import backfill
+
+    root = tmp_path_factory.mktemp("loop")
+    collector_port = free_port()
+    history = backfill(root / "history", days=HISTORY_DAYS, seed=SEED, instance=f"127.0.0.1:{collector_port}", incidents_per_day=1.0)
+    data = root / "prometheus-data"
+    for path in history.metrics_paths:
+        prom.create_blocks_from_openmetrics(path, data)
+    children: list = []
+    try:
+        collector = start_collector(root / "collector", seed=SEED, port=collector_port, extra_args=["--continue-history", str(root / "history")])
+        children.append(collector.child)
+
+        responder_port = free_port()
+        responder_url = f"http://127.0.0.1:{responder_port}"
+        responder = spawn(
+            "responder",
+            _python_aiops("responder", "--port", str(responder_port), "--collector-url", collector.url, "--log", str(root / "alerts.jsonl"), "--remediate"),
+            log_path=root / "responder.log",
+        )
+        children.append(responder)
+        wait_until(lambda: http_ok(f"{responder_url}/healthz"), child=responder, timeout_seconds=60)
+
+        am_config = root / "alertmanager.yml"
+        am_config.write_text(prom.render_alertmanager_config(f"{responder_url}/alertmanager", group_wait_seconds=1, group_interval_seconds=1))
+        alertmanager = prom.start_alertmanager(am_config, storage_dir=root / "alertmanager-data", log_path=root / "alertmanager.log")
+        children.append(alertmanager)
+
+        detector_port = free_port()
+        detector_url = f"http://127.0.0.1:{detector_port}"
+        prom_port = free_port()
+        prometheus_config = root / "prometheus.yml"
+        prometheus_config.write_text(
+            prom.render_config(
+                {prom.COLLECTOR_JOB: [collector.target], prom.DETECTOR_JOB: [f"127.0.0.1:{detector_port}"]},
+                scrape_interval_seconds=SCRAPE_SECONDS,
+                alertmanagers=[f"127.0.0.1:{alertmanager.port}"],
+            )
+        )
+        prometheus = prom.start_prometheus(prometheus_config, storage_dir=data, port=prom_port, retention="30d", log_path=root / "prometheus.log")
+        children.append(prometheus)
+
+        detector = spawn(
+            "detector",
+            _python_aiops(
+                "detect", "--prometheus-url", prometheus.url, "--collector-url", collector.url, "--port", str(detector_port),
+                "--infer-every", f"{INFER_SECONDS:g}s", "--fit-every", "10m", "--min-history", "2d",
+                "--incident-records", str(history.incidents_path),
+            ),
+            log_path=root / "detector.log",
+        )
+        children.append(detector)
+
+        def warmed_up() -> bool:
+            try:
+                h = httpx.get(f"{detector_url}/healthz", timeout=2).json()
+            except httpx.HTTPError:
+                return False
+            return h["status"] == "ok" and h["runs"]["success"] >= 3
+
+        wait_until(warmed_up, child=detector, timeout_seconds=120)
+        yield Loop(root, collector, prometheus, alertmanager, detector, detector_url, responder, responder_url,
+                   PromAPI(prometheus.url), prometheus_config, prom_port, data)
+    finally:
+        for child in reversed(children):
+            child.stop()
+
+
+def first_flag_seconds(api: PromAPI, service: str, signal: str, since: float) -> float | None:
+    """Timestamp of the first aiops_detector_anomaly == 1 sample of a series, read from Prometheus."""
+    result = api.query_range(f'aiops_detector_anomaly{{service="{service}",signal="{signal}"}}', since, time.time(), SCRAPE_SECONDS)
+    for series in result:
+        for t, v in series["values"]:
+            if float(v) == 1.0:
+                return float(t)
+    return None
+
+
+#: How fast each kind moves its signal at intensity 1, from simulator/_engine.py (the catalog's
+#: `effect` text says the same): seconds for the signal to climb `gap` above normal.
+def seconds_to_climb(kind: str, intensity: float, gap: float) -> float:
+    from simulator._engine import RAMP_SECONDS
+
+    if kind == "cpu_hog":  # +0.45 x intensity, ramped in over RAMP_SECONDS
+        return RAMP_SECONDS * gap / (0.45 * intensity)
+    if kind == "memory_leak":  # 1 MB/s x intensity
+        return gap / (1e6 * intensity)
+    if kind == "disk_fill":  # 25 MB/s x intensity
+        return gap / (25e6 * intensity)
+    raise ValueError(kind)
+
+
+def band_gap(api: PromAPI, service: str, signal: str) -> float:
+    """How far above the expected value the detector's band reaches now (from Prometheus)."""
+    sel = f'{{service="{service}",signal="{signal}"}}'
+    expr = f"aiops_detector_upper_bound{sel} - aiops_detector_expected_value{sel}"
+    return api.poll(f"the detector's band for {service} {signal} in Prometheus", lambda: (g := api.scalar(expr)) is not None and g > 0 and g)
+
+
+def trigger(loop: Loop, kind: str, service: str, **extra: float) -> dict:
+    reply = httpx.post(f"{loop.collector.url}/api/incidents", json={"kind": kind, "service": service, "duration_seconds": 240, **extra})
+    assert reply.status_code == 201, reply.text
+    return reply.json()
+
+
+def test_the_detector_serves_every_output_metric(loop: Loop) -> None:
+    text = httpx.get(f"{loop.detector_url}/metrics").text
+    for name in (
+        "aiops_detector_expected_value", "aiops_detector_lower_bound", "aiops_detector_upper_bound",
+        "aiops_detector_anomaly_score", "aiops_detector_anomaly", "aiops_detector_incident_active",
+        "aiops_detector_warmup_ratio", "aiops_detector_last_success_timestamp_seconds",
+        "aiops_detector_run_duration_seconds", "aiops_detector_runs_total",
+    ):
+        assert f"# TYPE {name.removesuffix('_total')}" in text, name
+    assert 'aiops_detector_expected_value{service="checkout",signal="latency"}' in text
+    up = loop.api.poll("Prometheus scrapes the detector", lambda: loop.api.scalar(f'up{{job="{prom.DETECTOR_JOB}"}}') == 1)
+    assert up
+    assert loop.api.scalar("aiops_detector_warmup_ratio") == 1.0
+
+
+def test_incidents_are_flagged_explained_alerted_and_remediated(loop: Loop) -> None:
+    api = loop.api
+    debounce_k = load_signals().debounce_k
+    # several kinds on services that share no dependency edge, so each is its own detected incident
+    gaps = {key: band_gap(api, *key) for key in (("payments", "cpu"), ("catalog", "memory"), ("inventory", "disk"))}
+    hog = trigger(loop, "cpu_hog", "payments")
+    leak = trigger(loop, "memory_leak", "catalog", intensity=5.0)
+    fill = trigger(loop, "disk_fill", "inventory")
+    cases = [(hog, "cpu"), (leak, "memory"), (fill, "disk")]
+
+    # 1. flagged, with time to detect read from Prometheus' samples of aiops_detector_anomaly:
+    # one scrape of the signal + one detector cycle + the debounce, after the signal has
+    # climbed out of its band, plus one scrape of the detector's own output (and 1 s for the
+    # phases of the three timers)
+    budget = SCRAPE_SECONDS + INFER_SECONDS + debounce_k * INFER_SECONDS + SCRAPE_SECONDS + 1.0
+    for inc, signal in cases:
+        flagged = api.poll(
+            f"{inc['kind']} on {inc['service']} flagged",
+            lambda: first_flag_seconds(api, inc["service"], signal, inc["start_seconds"] - 30),
+            timeout_seconds=90,
+        )
+        ttd = flagged - inc["start_seconds"]
+        climb = seconds_to_climb(inc["kind"], inc["intensity"], gaps[(inc["service"], signal)])
+        assert ttd <= climb + budget, f"{inc['kind']} on {inc['service']}: detected after {ttd:.1f} s ({climb:.1f} s to leave the band)"
+        print(f"{inc['kind']} on {inc['service']}: time to detect {ttd:.1f} s ({climb:.1f} s to leave the band, budget {budget:g} s)")
+
+    # 2. explained in the model's own numbers, naming the affected signal
+    anomalies = httpx.get(f"{loop.detector_url}/api/anomalies", params={"limit": 500}).json()["anomalies"]
+    for inc, signal in cases:
+        mine = [a for a in anomalies if a["service"] == inc["service"] and a["signal"] == signal]
+        assert mine, f"no explained anomaly for {inc['service']} {signal}"
+        a = mine[-1]
+        assert a["service"] in a["explanation"] and "robust σ" in a["explanation"]
+        assert a["actual"] > a["expected"] and a["residual_sigma"] > 0
+    detected = httpx.get(f"{loop.detector_url}/api/incidents/detected").json()["incidents"]
+    for a in anomalies:
+        if a.get("onset"):
+            print(f"flag at {a['timestamp_seconds'] - hog['start_seconds']:+.1f} s: {a['explanation']}")
+    causes = {(i["probable_cause"]["service"], i["probable_cause"]["signal"]) for i in detected if i["closed_seconds"] is None}
+    assert ("catalog", "memory") in causes
+
+    # 3. the alert reaches the webhook through Alertmanager
+    def alerted(service: str) -> bool:
+        alerts = httpx.get(f"{loop.responder_url}/api/alerts").json()["alerts"]
+        return any(x["alertname"] == "AIOpsIncidentDetected" and x["status"] == "firing" and x["labels"].get("service") == service for x in alerts)
+
+    api.poll("an alert for catalog at the responder", lambda: alerted("catalog"), timeout_seconds=60)
+
+    # 4. remediation on: the responder restarts catalog, which ends the memory leak (and only it)
+    def state(inc: dict) -> dict:
+        return httpx.get(f"{loop.collector.url}/api/incidents/{inc['id']}").json()
+
+    ended = api.poll("the memory leak ended by remediation", lambda: (s := state(leak))["state"] == "stopped" and s, timeout_seconds=60)
+    assert ended["stopped_by"] == "remediation"
+    assert state(fill)["state"] == "active"  # disk_fill's runbook step needs a human
+    records = httpx.get(f"{loop.responder_url}/api/alerts").json()["alerts"]
+    assert any((r.get("action") or {}).get("action") == "restart" and (r["action"].get("outcome") == "done") for r in records)
+    httpx.delete(f"{loop.collector.url}/api/incidents")
+
+
+def test_the_detector_survives_prometheus_going_away_and_recovers(loop: Loop) -> None:
+    def health() -> dict:
+        return httpx.get(f"{loop.detector_url}/healthz", timeout=5).json()
+
+    before = health()["runs"]
+    loop.prometheus.stop()
+    try:
+        degraded = loop.api.poll(
+            "failed cycles reported while Prometheus is down",
+            lambda: (h := health())["runs"]["failure"] >= before["failure"] + 3 and h,
+            timeout_seconds=60,
+        )
+        assert loop.detector.alive(), "the detector stays up"
+        assert degraded["last_error"]
+        text = httpx.get(f"{loop.detector_url}/metrics").text
+        assert 'aiops_detector_runs_total{outcome="failure"}' in text
+    finally:
+        loop.prometheus = prom.start_prometheus(
+            loop.prometheus_config, storage_dir=loop.data_dir, port=loop.prometheus_port, retention="30d",
+            log_path=loop.root / "prometheus-restarted.log",
+        )
+    recovered = loop.api.poll(
+        "successful cycles again after the restart",
+        lambda: (h := health())["runs"]["success"] > degraded["runs"]["success"] + 2 and h["last_error"] is None and h,
+        timeout_seconds=60,
+    )
+    assert recovered["status"] == "ok"
