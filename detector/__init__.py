@@ -21,10 +21,46 @@ Errors::
     sklearn.exceptions.NotFittedError   scoring before fit
 """
 
-from ._explain import explain_points, format_value, render_sentence, render_sentences
-from ._model import Decomposition, Detection, LinearBaseline, as_epoch_seconds, cap_exclusions
-from ._scoring import DIRECTIONS, anomaly_score, bands, calibrate_threshold, debounce, robust_scale
-from ._signals import SIGNALS_PATH, Explanation, FleetModel, SignalSet, SignalSpec, SignalsError, load_signals, parse_signals
+import importlib
+from typing import Any
+
+# Loaded on first use (PEP 562), so `aiops --help` and the services do not pay for
+# scikit-learn at import time.
+_LAZY = {
+    "DIRECTIONS": "_scoring",
+    "Decomposition": "_model",
+    "Detection": "_model",
+    "Explanation": "_signals",
+    "FleetModel": "_signals",
+    "LinearBaseline": "_model",
+    "SIGNALS_PATH": "_signals",
+    "SignalSet": "_signals",
+    "SignalSpec": "_signals",
+    "SignalsError": "_signals",
+    "anomaly_score": "_scoring",
+    "as_epoch_seconds": "_model",
+    "bands": "_scoring",
+    "calibrate_threshold": "_scoring",
+    "cap_exclusions": "_model",
+    "debounce": "_scoring",
+    "explain_points": "_explain",
+    "format_value": "_explain",
+    "load_signals": "_signals",
+    "parse_signals": "_signals",
+    "render_sentence": "_explain",
+    "render_sentences": "_explain",
+    "robust_scale": "_scoring",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'detector' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DIRECTIONS",

@@ -10,9 +10,7 @@ from pathlib import Path
 from aiops._serve import PortInUse, bind, is_loopback, serve_forever
 from simulator import parse_duration
 
-from ._prometheus import PrometheusReader
 from ._settings import DetectorSettings
-from ._sources import CollectorRecords, PrometheusSource, read_incident_log
 
 __all__ = ["build_service", "register"]
 
@@ -75,8 +73,10 @@ def build_service(settings: DetectorSettings, *, incident_records: Path | None =
     """The service wired to Prometheus and the collector, as ``aiops detect`` runs it."""
     from aiops._prometheus import scrape_interval_seconds
 
+    from ._prometheus import PrometheusReader
     from ._service import DetectorService
     from ._signals import load_signals
+    from ._sources import CollectorRecords, PrometheusSource, read_incident_log
 
     signals = load_signals()
     reader = PrometheusReader(base_url=settings.prometheus_url, timeout_seconds=settings.timeout_seconds)
