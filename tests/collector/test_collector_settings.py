@@ -47,6 +47,7 @@ def test_from_env_reads_every_variable_with_units() -> None:
         "AIOPS_CHAOS_DURATION_SECONDS": "90",
         "AIOPS_RECENT_SECONDS": "2h",
         "AIOPS_TICK_SECONDS": "0.5",
+        "AIOPS_HISTORY_DIR": "/tmp/history",
         "UNRELATED": "x",
     }
     s = CollectorSettings.from_env(env)
@@ -59,6 +60,7 @@ def test_from_env_reads_every_variable_with_units() -> None:
         chaos_duration_seconds=90.0,
         recent_seconds=7200.0,
         tick_seconds=0.5,
+        history_dir=Path("/tmp/history"),
     )
     assert {env_name(f.name) for f in dataclasses.fields(CollectorSettings)} <= set(env)
 
