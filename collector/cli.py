@@ -120,7 +120,7 @@ def _cmd_collector(args: argparse.Namespace) -> int:
     if settings.port == 0:
         raise UsageError("--port 0 is not allowed here: Prometheus needs to know the port")
     try:
-        sock = bind(settings.host, settings.port)
+        sock = bind(settings.host, settings.port, what="collector")
     except PortInUse as exc:
         raise UsageError(exc.strerror) from None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import yaml
 
@@ -144,25 +144,11 @@ class Catalog:
 
     def upstream(self, service: str) -> tuple[str, ...]:
         """Every service that calls ``service`` directly or through others."""
-        seen: list[str] = []
-        frontier = list(self.callers(service))
-        while frontier:
-            s = frontier.pop(0)
-            if s not in seen:
-                seen.append(s)
-                frontier.extend(self.callers(s))
-        return tuple(seen)
+        return _reach(service, self.callers)
 
     def downstream(self, service: str) -> tuple[str, ...]:
         """Every service that ``service`` calls directly or through others."""
-        seen: list[str] = []
-        frontier = list(self.callees(service))
-        while frontier:
-            s = frontier.pop(0)
-            if s not in seen:
-                seen.append(s)
-                frontier.extend(self.callees(s))
-        return tuple(seen)
+        return _reach(service, self.callees)
 
     def topological_order(self) -> tuple[str, ...]:
         """Services with every caller before its callees."""
@@ -192,6 +178,18 @@ class Catalog:
             },
             "utc_offset_hours": self.utc_offset_hours,
         }
+
+
+def _reach(service: str, step: "Callable[[str], tuple[str, ...]]") -> tuple[str, ...]:
+    """Services reachable from ``service`` by repeated ``step`` (breadth first, each once)."""
+    seen: list[str] = []
+    frontier = list(step(service))
+    while frontier:
+        s = frontier.pop(0)
+        if s not in seen:
+            seen.append(s)
+            frontier.extend(step(s))
+    return tuple(seen)
 
 
 def _range(raw: Mapping[str, Any], where: str) -> Range:
