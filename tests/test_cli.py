@@ -100,7 +100,7 @@ def test_collector_beyond_loopback_warns_about_authentication(
     import collector._server as srv
 
     served = []
-    monkeypatch.setattr(srv, "bind", lambda host, port: socket.socket())
+    monkeypatch.setattr(srv, "bind", lambda host, port, **_: socket.socket())
     def fake_serve(settings: CollectorSettings, *, sock: socket.socket, app: object) -> None:
         served.append(settings)
         sock.close()
@@ -120,7 +120,7 @@ def test_collector_with_an_unusable_log_is_one_clear_line(
 ) -> None:
     import collector._server as srv
 
-    monkeypatch.setattr(srv, "bind", lambda host, port: socket.socket())
+    monkeypatch.setattr(srv, "bind", lambda host, port, **_: socket.socket())
     (tmp_path / "a-file").write_text("")
     code, out, err = _run(capsys, "collector", "--port", "8123", "--log", str(tmp_path / "a-file" / "incidents.jsonl"))
     assert code == 2 and err.count("\n") == 1 and "cannot open the incident log" in err
