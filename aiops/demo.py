@@ -2,19 +2,28 @@
 
 In order: the collector (``aiops collector``) on the given host and port; if the
 ``prometheus`` and ``promtool`` binaries are on PATH, days of backfilled history (built
-once per seed and cached, see :mod:`aiops._history`) copied into a fresh data directory
-and Prometheus on a loopback port scraping the collector; then the scripted scenario
-(``scenarios/demo.yaml``). It prints where to look and, every scrape interval, one line
-per service from the collector's ``/metrics``. Ctrl-C (or SIGTERM) stops every child
-process, last started first.
+once per seed and cached, see :mod:`aiops._history`) copied into a fresh data directory;
+if ``alertmanager`` is on PATH too, Alertmanager (clustering off) sending to the
+responder (``aiops responder``, remediation off unless ``--remediate``); Prometheus on a
+loopback port scraping the collector and the detector; the detector (``aiops detect``)
+reading Prometheus, with the history's incident records for its self-cleaning fit. Then
+the scripted scenario (``scenarios/demo.yaml``), once the detector scores (it settles
+for about two minutes after Prometheus starts, while the rate windows fill).
 
-Every long-running part is a child process described by a :class:`ChildSpec`; another
-part (the detector) is one more spec in :meth:`Demo.long_running_specs`.
+Every scrape interval it prints one line per service from the collector's ``/metrics``,
+each new flag of the detector with its explanation, each detected incident with its
+probable cause, and the scoreboard against the ground truth (:mod:`aiops._scoreboard`),
+which it saves as ``scoreboard.json`` and ``scoreboard.md`` in the run directory at the
+end. Ctrl-C (or SIGTERM) stops every child process, last started first.
+
+Every long-running Python part is a child process described by a :class:`ChildSpec`
+(:meth:`Demo.collector_spec`, :meth:`Demo.long_running_specs`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import shutil
@@ -34,7 +43,8 @@ from aiops.cli import UsageError
 
 from . import _prometheus as prom
 from ._history import History, copy_blocks, ensure_history
-from ._procs import Child, ChildFailed, http_ok, spawn, stop_all, wait_until
+from ._procs import Child, ChildFailed, free_port, http_ok, spawn, stop_all, wait_until
+from ._scoreboard import Score, Scoreboard
 from ._view import Scrape, parse_scrape, render, service_rows
 
 __all__ = ["ENV_VARS", "ChildSpec", "Demo", "DemoSettings", "register"]
@@ -43,6 +53,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIO = REPO_ROOT / "scenarios" / "demo.yaml"
 #: The live view's rates and p95 are over about this long (shorter is noisy at a 1 s counter tick).
 VIEW_WINDOW_SECONDS = 30.0
+#: History the detector wants before it flags (its own default, ``aiops detect --min-history``):
+#: two days, so the time-of-day terms are fitted. With less history the demo lowers it.
+DETECTOR_MIN_HISTORY_SECONDS = 2 * 86400.0
+#: The scenario starts at the latest this long after the detector was started, scoring or not.
+SCENARIO_WAIT_SECONDS = 300.0
 
 #: The environment variable of each configurable field (host, port and seed are the collector's own).
 ENV_VARS: Mapping[str, str] = {
@@ -84,6 +99,8 @@ class DemoSettings:
     cache_dir: Path = field(default_factory=lambda: _default_cache_dir({}))
     #: Seconds between two lines of the live view; 0 means the scrape interval.
     view_every_seconds: float = 0.0
+    #: Let the responder take the runbook's automatic actions (ends the incidents it remedies).
+    remediate: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535 or not 0 <= self.prometheus_port <= 65535:
@@ -188,7 +205,13 @@ class Demo:
         self.children: list[Child] = []  # everything started, in order; stopped in reverse
         self.collector_url = _url(_local_host(settings.host), settings.port)
         self.prometheus: prom.Server | None = None
+        self.alertmanager: prom.Server | None = None
         self.history: History | None = None
+        self.detector_url: str | None = None  # set once the detector is part of the run
+        self.responder_url: str | None = None
+        self.services: list[Child] = []  # the long-running children (watched; a death ends the demo)
+        self.scoreboard: Scoreboard | None = None
+        self.scoreboard_path = self.run_dir / "scoreboard.json"
 
     # -- output --------------------------------------------------------------------
 
@@ -203,14 +226,40 @@ class Demo:
                 "--log", str(self.run_dir / "incidents.jsonl"))  # fmt: skip
         return ChildSpec("collector", argv, f"{self.collector_url}/healthz")
 
+    def detector_min_history_seconds(self) -> float:
+        """The detector's own two days, or (with less backfilled history) most of what there is."""
+        have = self.settings.history_days * 86400.0
+        return DETECTOR_MIN_HISTORY_SECONDS if have >= DETECTOR_MIN_HISTORY_SECONDS or have <= 0 else 0.9 * have
+
+    def responder_spec(self, port: int) -> ChildSpec:
+        """``aiops responder``: Alertmanager's webhook receiver, remediating only with ``--remediate``."""
+        url = f"http://127.0.0.1:{port}"
+        argv = (sys.executable, "-m", "aiops", "responder", "--port", str(port), "--collector-url", self.collector_url,
+                "--log", str(self.run_dir / "alerts.jsonl"), *(("--remediate",) if self.settings.remediate else ()))  # fmt: skip
+        return ChildSpec("responder", argv, f"{url}/healthz")
+
+    def detector_spec(self, port: int, prometheus_url: str) -> ChildSpec:
+        """``aiops detect`` reading Prometheus, with the history's incident records (self-cleaning)."""
+        argv = [sys.executable, "-m", "aiops", "detect", "--prometheus-url", prometheus_url, "--collector-url", self.collector_url,
+                "--port", str(port), "--min-history", f"{self.detector_min_history_seconds():.0f}s"]  # fmt: skip
+        if self.history is not None and self.history.incidents_path.is_file():
+            argv += ["--incident-records", str(self.history.incidents_path)]
+        return ChildSpec("detector", tuple(argv), f"http://127.0.0.1:{port}/healthz")
+
     def long_running_specs(self) -> list[ChildSpec]:
-        """Parts started after Prometheus (none yet; the detector joins here)."""
-        return []
+        """Python parts started after Prometheus: the responder (with Alertmanager) and the detector (with Prometheus)."""
+        specs = []
+        if self.responder_url is not None:
+            specs.append(self.responder_spec(int(self.responder_url.rsplit(":", 1)[1])))
+        if self.detector_url is not None and self.prometheus is not None:
+            specs.append(self.detector_spec(int(self.detector_url.rsplit(":", 1)[1]), self.prometheus.url))
+        return specs
 
     def start_child(self, spec: ChildSpec, *, wait: bool = True) -> Child:
         """Start ``spec`` with its log in the run directory and (unless told not to) wait until it is ready."""
         child = spawn(spec.name, spec.argv, log_path=self.run_dir / f"{spec.name}.log")
         self.children.append(child)
+        self.services.append(child)
         if wait:
             self.wait_ready(child, spec)
         return child
@@ -245,11 +294,26 @@ class Demo:
                 f"{h.action} in {h.elapsed_seconds:.1f} s (cache {h.cache_dir})"
             )
 
+    def start_alertmanager(self) -> None:
+        """Alertmanager on loopback (clustering off), sending to the responder's webhook."""
+        assert self.responder_url is not None
+        config = self.run_dir / "alertmanager.yml"
+        config.write_text(prom.render_alertmanager_config(f"{self.responder_url}/alertmanager"))
+        self.alertmanager = prom.start_alertmanager(
+            config, storage_dir=self.run_dir / "alertmanager-data", log_path=self.run_dir / "alertmanager.log"
+        )
+        self.children.append(self.alertmanager.child)
+        self.services.append(self.alertmanager.child)
+
     def start_prometheus(self) -> None:
-        """Prometheus on loopback with the project's config pointed at the collector, over the prepared data directory."""
+        """Prometheus on loopback with the project's config pointed at the collector and detector, over the prepared data directory."""
         s = self.settings
         config = self.run_dir / "prometheus.yml"
-        config.write_text(prom.render_config({prom.COLLECTOR_JOB: [self.instance]}))
+        targets = {prom.COLLECTOR_JOB: [self.instance]}
+        if self.detector_url is not None:
+            targets[prom.DETECTOR_JOB] = [self.detector_url.removeprefix("http://")]
+        alertmanagers = [f"127.0.0.1:{self.alertmanager.port}"] if self.alertmanager is not None else None
+        config.write_text(prom.render_config(targets, alertmanagers=alertmanagers))
         retention_days = math.ceil(s.history_days) + 7
         self.prometheus = prom.start_prometheus(
             config,
@@ -259,6 +323,7 @@ class Demo:
             log_path=self.run_dir / "prometheus.log",
         )
         self.children.append(self.prometheus.child)
+        self.services.append(self.prometheus.child)
 
     def run_scenario(self) -> None:
         """Post the scenario's incidents, each delayed as scripted (what ``aiops scenario run`` does)."""
@@ -309,6 +374,7 @@ class Demo:
             code = 1
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+            self.save_scoreboard()
             running = [c.name for c in self.children if c.alive()]
             stop_all(self.children)
             for sig, handler in previous.items():
@@ -316,6 +382,16 @@ class Demo:
             if running:
                 self.say(f"stopped {', '.join(dict.fromkeys(name.split()[0] for name in running))}; logs in {self.run_dir}")
         return code
+
+    def save_scoreboard(self) -> Score | None:
+        """Write the scoreboard as it stands to ``scoreboard.json`` and ``scoreboard.md`` in the run directory."""
+        if self.scoreboard is None:
+            return None
+        score = self.scoreboard.score(self.clock())
+        self.scoreboard_path.write_text(json.dumps(score.as_dict(), indent=2) + "\n")
+        self.scoreboard_path.with_suffix(".md").write_text(score.markdown())
+        self.say(f"scoreboard: {score.line()}; saved to {self.scoreboard_path} (and .md)")
+        return score
 
     def _start(self) -> None:
         s = self.settings
@@ -330,7 +406,11 @@ class Demo:
         collector = self.collector_spec()
         child = self.start_child(collector, wait=False)  # it starts while the history is prepared
         missing = [b for b in ("prometheus", "promtool") if prom.find_binary(b) is None]
+        has_alertmanager = bool(prom.find_binary("prometheus-alertmanager") or prom.find_binary("alertmanager"))
         if not missing:
+            self.detector_url = f"http://127.0.0.1:{free_port()}"
+            if has_alertmanager:
+                self.responder_url = f"http://127.0.0.1:{free_port()}"
             self.prepare_history()
         self.wait_ready(child, collector)
         self.say(f"  collector   {_url(s.host, s.port)} ready after {time.monotonic() - t0:.1f} s")
@@ -338,19 +418,44 @@ class Demo:
         if missing:
             self.say(
                 f"  prometheus  {' and '.join(missing)} not on PATH: the demo runs without Prometheus "
-                f"(collector and live view only). Get it with: {prom.INSTALL_HINT}"
+                f"(collector and live view only; the detector reads Prometheus, so it does not run either). "
+                f"Get it with: {prom.INSTALL_HINT}"
             )
         else:
+            if self.responder_url is not None:
+                self.start_alertmanager()
+                assert self.alertmanager is not None
+                self.say(f"  alertmanager {self.alertmanager.url} ready after {time.monotonic() - t0:.1f} s (sends to the responder)")
+            else:
+                self.say(f"  alertmanager not on PATH: alerts are not routed and nothing remediates. Get it with: {prom.INSTALL_HINT}")
             self.start_prometheus()
             assert self.prometheus is not None
             self.say(f"  prometheus  {self.prometheus.url} ready after {time.monotonic() - t0:.1f} s")
-        for spec in self.long_running_specs():
-            self.start_child(spec)
-            self.say(f"  {spec.name:<11} ready after {time.monotonic() - t0:.1f} s")
-        if s.run_scenario:
+        specs = self.long_running_specs()
+        started = [(spec, self.start_child(spec, wait=False)) for spec in specs]  # Python starts in parallel
+        for spec, child in started:
+            self.wait_ready(child, spec)
+            self.say(f"  {spec.name:<11} {spec.ready_url.removesuffix('/healthz')} ready after {time.monotonic() - t0:.1f} s{self._note(spec.name)}")
+        if self.detector_url is not None:
+            from simulator import load_catalog
+
+            self.scoreboard = Scoreboard(load_catalog())
+        if s.run_scenario and self.detector_url is None:
             self.run_scenario()
+        elif s.run_scenario:
+            self.say("  scenario    starts once the detector scores (about 2 min after Prometheus starts, while its 2m rate windows fill)")
         self.say(f"ready after {time.monotonic() - t0:.1f} s")
         self._where_to_look()
+
+    def _note(self, name: str) -> str:
+        if name == "responder":
+            return ", remediation on" if self.settings.remediate else ", remediation off (--remediate turns it on)"
+        if name == "detector":
+            need = self.detector_min_history_seconds()
+            return f", reading Prometheus; flags after {need / 86400:.2g} days of history" + (
+                f", with the history's incident records" if self.history is not None else ""
+            )
+        return ""
 
     def _where_to_look(self) -> None:
         s = self.settings
@@ -372,22 +477,37 @@ class Demo:
                 ],
             )
             self.say(f"  prometheus  {self.prometheus.url}   graphs: {link}")
+            self.say(f"              alerts: {self.prometheus.url}/alerts")
+        if self.detector_url is not None:
+            self.say(f"  detector    {self.detector_url}/api/anomalies   {self.detector_url}/api/incidents/detected   {self.detector_url}/metrics")
+        if self.responder_url is not None:
+            self.say(f"  responder   {self.responder_url}/api/alerts   (alerts received, actions taken)")
+        if self.detector_url is not None:
+            self.say(f"  scoreboard  saved at the end to {self.scoreboard_path}")
         self.say()
 
     def _watch(self) -> None:
         every = self.settings.view_every_seconds or prom.scrape_interval_seconds()
         services = None
         scrapes: deque[Scrape] = deque()
-        long_running = [c for c in self.children if c.name in ("collector", "prometheus") or c.name in {s.name for s in self.long_running_specs()}]
+        scenario_due = self.settings.run_scenario and self.detector_url is not None
+        detector_started = time.monotonic()
+        watcher = _DetectorWatch(self) if self.detector_url is not None else None
         with httpx.Client(base_url=self.collector_url, timeout=min(5.0, every)) as http:
             try:
                 services = [svc["name"] if isinstance(svc, dict) else svc for svc in http.get("/api/catalog").json()["services"]]
             except (httpx.HTTPError, KeyError, ValueError):
                 services = None
             while True:
-                for child in long_running:
+                for child in self.services:
                     if not child.alive():
                         raise ChildFailed(f"{child.name} exited with code {child.popen.returncode} (log: {child.log_path})", child.log_tail())
+                status = watcher.poll() if watcher is not None else None
+                if scenario_due and (status == "ok" or time.monotonic() - detector_started > SCENARIO_WAIT_SECONDS):
+                    if status != "ok":
+                        self.say(f"  (the detector is still {status or 'not answering'} after {SCENARIO_WAIT_SECONDS:.0f} s; the scenario starts anyway)")
+                    self.run_scenario()
+                    scenario_due = False
                 try:
                     now = self.clock()
                     cur = parse_scrape(http.get("/metrics").text, now)
@@ -399,9 +519,79 @@ class Demo:
                         scrapes.popleft()
                     prev = scrapes[0] if scrapes else None
                     scrapes.append(cur)
-                    lines = render(service_rows(cur, prev, services), time_seconds=now, incidents=incidents, idle_hint="trigger one (see above)")
+                    hint = "the scenario starts once the detector scores" if scenario_due else "trigger one (see above)"
+                    lines = render(service_rows(cur, prev, services), time_seconds=now, incidents=incidents, idle_hint=hint)
+                    if watcher is not None:
+                        lines += watcher.update_score(incidents, now)
                     self.say("\n".join(lines))
                 time.sleep(every)
+
+
+class _DetectorWatch:
+    """The demo's view of the detector: new flags and detected incidents as they come, and the scoreboard."""
+
+    def __init__(self, demo: Demo) -> None:
+        assert demo.detector_url is not None and demo.scoreboard is not None
+        self.demo = demo
+        self.board = demo.scoreboard
+        self.http = httpx.Client(base_url=demo.detector_url, timeout=3.0)
+        self.health: dict[str, Any] = {}
+        self.reported: set[str] = set()  # ground-truth incidents whose outcome was printed
+
+    def _clock(self, seconds: float) -> str:
+        return time.strftime("%H:%M:%S", time.gmtime(seconds)) + "Z"
+
+    def poll(self) -> str | None:
+        """Read the detector's health, new onsets and detected incidents; print what is new. Returns its status."""
+        say = self.demo.say
+        try:
+            self.health = self.http.get("/healthz").json()
+            anomalies = self.http.get("/api/anomalies", params={"limit": 500}).json()["anomalies"]
+            detected = self.http.get("/api/incidents/detected").json()["incidents"]
+        except (httpx.HTTPError, KeyError, ValueError):
+            self.health = {}
+            return None
+        for a in self.board.add_anomalies(anomalies):
+            say(f"{self._clock(a['timestamp_seconds'])}  FLAG      {a['service']} {a['signal']}: {a.get('explanation', '')}")
+        opened, closed = self.board.add_detected(detected)
+        for d in opened:
+            c = d.get("probable_cause") or {}
+            say(
+                f"{self._clock(d['opened_seconds'])}  DETECTED  incident D{d['id']} on {', '.join(d.get('services') or [])}: "
+                f"probable cause {c.get('service')} {c.get('signal')}"
+            )
+        for d in closed:
+            c = d.get("probable_cause") or {}
+            say(f"{self._clock(d['closed_seconds'])}  CLOSED    incident D{d['id']} (probable cause {c.get('service')} {c.get('signal')}), quiet for 3 min")
+        return self.health.get("status")
+
+    def update_score(self, incidents: Sequence[Mapping[str, Any]], now: float) -> list[str]:
+        """Fold in the collector's incidents; lines for the view (the detector's state and the scoreboard)."""
+        self.board.add_incidents(incidents)
+        score = self.board.score(now)
+        out = []
+        for inc in score.incidents:
+            if inc.id in self.reported:
+                continue
+            if inc.id in score.time_to_detect:
+                by = ", ".join(f"D{g}" for g in score.matched_by.get(inc.id, ()))
+                out.append(f"{'':10}SCORE     incident {inc.id} ({inc.kind} on {inc.service}) detected after {score.time_to_detect[inc.id]:.0f} s ({by})")
+                self.reported.add(inc.id)
+            elif inc.id in score.missed:
+                out.append(f"{'':10}SCORE     incident {inc.id} ({inc.kind} on {inc.service}) missed")
+                self.reported.add(inc.id)
+        h = self.health
+        status = h.get("status", "not answering")
+        if not h.get("runs", {}).get("success") and status in ("warming_up", "degraded"):
+            state = "starting (first fit on the history)"
+        elif status == "warming_up":
+            state = f"warming up ({h.get('history_seconds', 0) / 3600:.0f} h of history, {h.get('history_needed_seconds', 0) / 3600:.0f} h needed)"
+        elif status == "settling":
+            state = "settling (its rate windows fill after the start)"
+        else:
+            state = str(status)
+        out.append(f"{'':10}detector {state}; score: {score.line()}")
+        return out
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
@@ -418,6 +608,7 @@ def _cmd_demo(args: Any) -> int:
             history_days=args.history_days,
             scenario_path=args.scenario,
             run_scenario=False if args.no_scenario else None,
+            remediate=True if args.remediate else None,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -428,10 +619,13 @@ def register(subparsers: Any) -> None:
     """Add ``aiops demo``."""
     p = subparsers.add_parser(
         "demo",
-        help="run the whole kit on this machine: collector, Prometheus with history, a scenario, a live view",
+        help="run the whole kit on this machine: collector, Prometheus with history, detector, alerts, a scenario, a live scoreboard",
         description=(
             "Start the collector and, if the prometheus binary is on PATH, Prometheus with days of backfilled "
-            "history (cached per seed), run the demo scenario, and show the signals live. Ctrl-C stops everything."
+            "history (cached per seed) and the detector reading it, and, if alertmanager is on PATH, Alertmanager "
+            "and the responder (its webhook). Run the demo scenario once the detector scores, and show the signals, "
+            "each detection with its explanation and a scoreboard against the ground truth live; the scoreboard is "
+            "saved at the end. Ctrl-C stops everything."
         ),
         epilog="environment variables (options win): " + ", ".join(ENV_VARS.values()),
     )
@@ -442,4 +636,5 @@ def register(subparsers: Any) -> None:
     p.add_argument("--history-days", type=float, metavar="DAYS", help="days of backfilled history (default 8; 0 for none)")
     p.add_argument("--scenario", type=Path, metavar="FILE", help="scenario file (default scenarios/demo.yaml)")
     p.add_argument("--no-scenario", action="store_true", help="do not run the scenario")
+    p.add_argument("--remediate", action="store_true", help="let the responder take the runbook's automatic actions (off by default)")
     p.set_defaults(func=_cmd_demo)
