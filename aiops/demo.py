@@ -374,7 +374,10 @@ class Demo:
             code = 1
         finally:
             signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
-            self.save_scoreboard()
+            try:
+                self.save_scoreboard()
+            except Exception as exc:  # never in the way of stopping the children
+                self.say(f"aiops demo: the scoreboard was not saved: {exc}")
             running = [c.name for c in self.children if c.alive()]
             stop_all(self.children)
             for sig, handler in previous.items():
@@ -537,6 +540,7 @@ class _DetectorWatch:
         self.http = httpx.Client(base_url=demo.detector_url, timeout=3.0)
         self.health: dict[str, Any] = {}
         self.reported: set[str] = set()  # ground-truth incidents whose outcome was printed
+        self.causes: dict[int, tuple[str, str]] = {}  # detected incident -> the probable cause last printed
 
     def _clock(self, seconds: float) -> str:
         return time.strftime("%H:%M:%S", time.gmtime(seconds)) + "Z"
@@ -560,6 +564,13 @@ class _DetectorWatch:
                 f"{self._clock(d['opened_seconds'])}  DETECTED  incident D{d['id']} on {', '.join(d.get('services') or [])}: "
                 f"probable cause {c.get('service')} {c.get('signal')}"
             )
+        for d in detected:  # the cause moves as members join (a deeper service, an earlier signal)
+            c = d.get("probable_cause") or {}
+            cause = (str(c.get("service")), str(c.get("signal")))
+            if d["id"] in self.causes and self.causes[d["id"]] != cause and d.get("closed_seconds") is None:
+                say(f"{self._clock(d['last_seen_seconds'])}  CAUSE     incident D{d['id']} on {', '.join(d.get('services') or [])}: "
+                    f"probable cause now {cause[0]} {cause[1]}")  # fmt: skip
+            self.causes[d["id"]] = cause
         for d in closed:
             c = d.get("probable_cause") or {}
             say(f"{self._clock(d['closed_seconds'])}  CLOSED    incident D{d['id']} (probable cause {c.get('service')} {c.get('signal')}), quiet for 3 min")

@@ -1,4 +1,5 @@
-"""`aiops demo` as a user runs it: ready with Prometheus and history, quicker the second time, Ctrl-C stops every child."""
+"""`aiops demo` as a user runs it: ready with Prometheus, history, detector, Alertmanager and responder, quicker
+the second time; an incident is detected, explained and scored; Ctrl-C stops every child and saves the scoreboard."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import json
+
 import httpx
 import psutil
 import pytest
@@ -19,6 +22,8 @@ from aiops._procs import free_port
 pytestmark = pytest.mark.integration
 
 READY = re.compile(r"^ready after ([0-9.]+) s$", re.M)
+#: What each long-running part prints once ready, with its URL.
+PARTS = ("collector", "alertmanager", "prometheus", "responder", "detector")
 
 
 def _start_demo(cache: Path, out: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
@@ -60,7 +65,15 @@ def _gone(p: psutil.Process) -> bool:
         return True
 
 
-def test_demo_runs_the_kit_and_ctrl_c_stops_every_child(prometheus_bin: str, tmp_path: Path) -> None:
+def _url_of(text: str, part: str) -> str:
+    match = re.search(rf"^  {part} +(http://127\.0\.0\.1:\d+) ready after", text, re.M)
+    assert match, f"no ready line for {part}:\n{text}"
+    return match.group(1)
+
+
+def test_demo_runs_the_kit_detects_an_incident_and_ctrl_c_stops_every_child(
+    prometheus_bin: str, alertmanager_bin: str, tmp_path: Path
+) -> None:
     cache = tmp_path / "cache"
     first_out, second_out = tmp_path / "first.out", tmp_path / "second.out"
 
@@ -70,29 +83,54 @@ def test_demo_runs_the_kit_and_ctrl_c_stops_every_child(prometheus_bin: str, tmp
         first = float(_wait_for(first_out, READY, proc, timeout_seconds=180).group(1))
         text = first_out.read_text()
         assert "history" in text and "built in" in text
-        assert "scenario" in text and "incident 1:" in text
-        prometheus_url = re.search(r"prometheus  (http://127\.0\.0\.1:\d+) ready", text).group(1)
-        with httpx.Client(base_url=prometheus_url, timeout=10) as http:
+        urls = {part: _url_of(text, part) for part in PARTS}
+        assert "remediation off" in text
+        assert "scenario    starts once the detector scores" in text
+        with httpx.Client(base_url=urls["prometheus"], timeout=10) as http:
             q = {"query": 'count_over_time(aiops_cpu_utilization_ratio{pod="checkout-0"}[1d])'}
             result = http.get("/api/v1/query", params=q).json()["data"]["result"]
-        assert result and float(result[0]["value"][1]) >= 1000, "a day of history at 60 s is in the demo's Prometheus"
+            assert result and float(result[0]["value"][1]) >= 1000, "a day of history at 60 s is in the demo's Prometheus"
+            config = http.get("/api/v1/status/config").json()["data"]["yaml"]
+        assert urls["alertmanager"].removeprefix("http://") in config, "Prometheus sends to the demo's Alertmanager"
+        assert urls["detector"].removeprefix("http://") in config, "Prometheus scrapes the demo's detector"
+        assert httpx.get(f"{urls['detector']}/healthz").json()["history_needed_seconds"] > 0
+        assert httpx.get(f"{urls['responder']}/healthz").is_success
         _wait_for(first_out, re.compile(r"service +req/s"), proc, timeout_seconds=30)
         children = _interrupt(proc, first_out)
     finally:
         if proc.poll() is None:
             proc.kill()
-    assert len(children) >= 2, "collector and prometheus run as children"
+    assert len(children) >= len(PARTS), "collector, alertmanager, prometheus, responder and detector run as children"
     assert all(_gone(c) for c in children), [c for c in children if not _gone(c)]
-    assert re.search(r"stopped collector, prometheus", first_out.read_text())
+    assert re.search(r"stopped collector, alertmanager, prometheus, responder, detector", first_out.read_text())
+    scoreboard = cache / f"demo-{port}" / "scoreboard.json"
+    assert f"saved to {scoreboard}" in first_out.read_text()
 
-    proc = _start_demo(cache, second_out, port, "--no-scenario")
+    # second start: quicker; no scenario, so we trigger one incident once the detector scores
+    proc = _start_demo(cache, second_out, port, "--no-scenario", "--remediate")
     try:
         second = float(_wait_for(second_out, READY, proc, timeout_seconds=120).group(1))
-        assert re.search(r"(topped up|reused) in", second_out.read_text())
-        assert "scenario" not in second_out.read_text()
+        text = second_out.read_text()
+        assert re.search(r"(topped up|reused) in", text)
+        assert "scenario" not in text and "remediation on" in text
+        collector = _url_of(text, "collector")
+        _wait_for(second_out, re.compile(r"detector ok; score"), proc, timeout_seconds=200)
+        reply = httpx.post(f"{collector}/api/incidents", json={"kind": "cpu_hog", "service": "payments", "duration_seconds": 120, "intensity": 2.0})
+        assert reply.status_code == 201, reply.text
+        inc = reply.json()
+        scored = _wait_for(second_out, re.compile(rf"SCORE +incident {inc['id']} \(cpu_hog on payments\) detected after (\d+) s"), proc, timeout_seconds=120)
+        text = second_out.read_text()
+        assert re.search(r"FLAG +(payments|checkout) \w+: .*robust σ", text), "the flag is printed with its explanation"
+        assert re.search(r"DETECTED +incident D\d+ on .*probable cause", text)
         children = _interrupt(proc, second_out)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert all(_gone(c) for c in children)
-    print(f"\ndemo with 1 day of history: first start ready after {first:.1f} s, second after {second:.1f} s")
+    saved = json.loads(scoreboard.read_text())
+    ours = [i for i in saved["by_incident"] if i["id"] == inc["id"]]
+    assert ours and ours[0]["outcome"] == "detected"
+    assert ours[0]["time_to_detect_seconds"] == pytest.approx(float(scored.group(1)), abs=1.0)
+    assert saved["detected"] >= 1 and scoreboard.with_suffix(".md").is_file()
+    print(f"\ndemo with 1 day of history: first start ready after {first:.1f} s, second after {second:.1f} s; "
+          f"cpu_hog on payments detected after {scored.group(1)} s")
