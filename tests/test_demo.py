@@ -74,3 +74,25 @@ def test_the_demo_runs_without_prometheus_and_says_how_to_get_it(tmp_path: Path)
     assert "runs without Prometheus" in text and prom.INSTALL_HINT in text
     assert not re.search(r"prometheus  http://", text)
     assert "stopped collector" in out.read_text()
+
+
+def test_the_responder_remediates_only_when_told(tmp_path: Path) -> None:
+    from aiops.demo import Demo
+
+    off = Demo(DemoSettings(cache_dir=tmp_path)).responder_spec(9100)
+    on = Demo(DemoSettings(cache_dir=tmp_path, remediate=True)).responder_spec(9100)
+    assert "--remediate" not in off.argv and "--remediate" in on.argv
+    assert off.argv[off.argv.index("--collector-url") + 1] == "http://127.0.0.1:8000"
+    assert on.ready_url == "http://127.0.0.1:9100/healthz"
+
+
+@pytest.mark.parametrize(("days", "need"), [(8.0, 2 * 86400.0), (2.0, 2 * 86400.0), (1.0, 0.9 * 86400.0), (0.0, 2 * 86400.0)])
+def test_the_detector_reads_prometheus_and_wants_the_history_there_is(tmp_path: Path, days: float, need: float) -> None:
+    from aiops.demo import Demo
+
+    demo = Demo(DemoSettings(cache_dir=tmp_path, history_days=days))
+    spec = demo.detector_spec(9101, "http://127.0.0.1:9090")
+    argv = list(spec.argv)
+    assert argv[argv.index("--prometheus-url") + 1] == "http://127.0.0.1:9090"
+    assert argv[argv.index("--min-history") + 1] == f"{need:.0f}s"
+    assert "--incident-records" not in argv  # no history prepared yet
