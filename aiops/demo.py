@@ -541,6 +541,7 @@ class _DetectorWatch:
         self.health: dict[str, Any] = {}
         self.reported: set[str] = set()  # ground-truth incidents whose outcome was printed
         self.causes: dict[int, tuple[str, str]] = {}  # detected incident -> the probable cause last printed
+        self.alerts_seen: set[tuple[Any, ...]] = set()
 
     def _clock(self, seconds: float) -> str:
         return time.strftime("%H:%M:%S", time.gmtime(seconds)) + "Z"
@@ -574,7 +575,29 @@ class _DetectorWatch:
         for d in closed:
             c = d.get("probable_cause") or {}
             say(f"{self._clock(d['closed_seconds'])}  CLOSED    incident D{d['id']} (probable cause {c.get('service')} {c.get('signal')}), quiet for 3 min")
+        self._alerts()
         return self.health.get("status")
+
+    def _alerts(self) -> None:
+        """Print what reached the responder through Alertmanager, and what it did."""
+        if self.demo.responder_url is None:
+            return
+        try:
+            alerts = httpx.get(f"{self.demo.responder_url}/api/alerts", timeout=3.0).json()["alerts"]
+        except (httpx.HTTPError, KeyError, ValueError):
+            return
+        for a in alerts:
+            labels = a.get("labels") or {}
+            key = (a.get("received_seconds"), a.get("alertname"), a.get("status"), labels.get("service"), labels.get("cause_signal"))
+            if key in self.alerts_seen:
+                continue
+            self.alerts_seen.add(key)
+            action = a.get("action") or {}
+            did = f"; runbook: {action.get('action')} {action.get('service')}: {action.get('outcome')}" if action else ""
+            self.demo.say(
+                f"{self._clock(float(a.get('received_seconds') or time.time()))}  ALERT     {a.get('alertname')} {a.get('status')} "
+                f"for {labels.get('service')} ({labels.get('cause_signal')}){did}"
+            )
 
     def update_score(self, incidents: Sequence[Mapping[str, Any]], now: float) -> list[str]:
         """Fold in the collector's incidents; lines for the view (the detector's state and the scoreboard)."""
