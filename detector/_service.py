@@ -40,6 +40,24 @@ __all__ = ["DetectorService", "in_shard"]
 log = logging.getLogger("detector")
 
 
+def neighbourhood(edges: Sequence[tuple[str, str]], service: str) -> tuple[str, ...]:
+    """``service`` and every service joined to it through the graph, up (callers) and down (callees).
+
+    An incident shows beyond its own service (an outage in its callers' errors, a surge in its
+    callees' load), so an ended incident's window is left out of all their baselines.
+    """
+    out = [service]
+    for direction in (0, 1):
+        frontier = [service]
+        while frontier:
+            s = frontier.pop()
+            for edge in edges:
+                if edge[1 - direction] == s and edge[direction] not in out:
+                    out.append(edge[direction])
+                    frontier.append(edge[direction])
+    return tuple(out)
+
+
 def in_shard(service: str, index: int, count: int) -> bool:
     """Whether ``service`` belongs to shard ``index`` of ``count`` (a stable hash of its name)."""
     return zlib.crc32(service.encode()) % count == index
@@ -158,7 +176,10 @@ class DetectorService:
             frame = frame.loc[have.to_numpy()]
             self._ensure_dependencies()
             flagged = self._flag_frame(frame.index, frame.columns, self.settings.fit_step_seconds)
-            model = FleetModel(self.signals).fit(frame, incidents=self._incident_records(), flagged=flagged, fit_time=now)
+            edges = list(self._dependencies or [])
+            model = FleetModel(self.signals, incident_scope=lambda svc: neighbourhood(edges, svc)).fit(
+                frame, incidents=self._incident_records(), flagged=flagged, fit_time=now
+            )
             with self._lock:
                 self.model = model
                 self.last_fit_seconds = now

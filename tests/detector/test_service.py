@@ -168,3 +168,26 @@ def test_points_whose_rate_windows_are_incomplete_are_not_scored() -> None:
     service.source.samples = 120.0 / 15.0  # a full window at the 15 s test step
     service.infer_cycle()
     assert service.health()["status"] == "ok" and service.snapshot().series[("payments", "cpu")].anomaly
+
+
+def test_an_incident_is_kept_out_of_the_baselines_of_every_service_it_reaches() -> None:
+    from detector._service import neighbourhood
+
+    assert set(neighbourhood(EDGES, "database")) == {"database", *CATALOG.upstream("database")}
+    assert set(neighbourhood(EDGES, "checkout")) == {"checkout", "frontend", "payments", "inventory", "database"}
+    assert neighbourhood(EDGES, "frontend")[0] == "frontend"
+
+
+def test_an_outage_in_the_history_does_not_blind_its_callers_error_baselines() -> None:
+    """A database outage a day ago also filled catalog's errors; left in, it widens catalog's band."""
+    from detector._sources import IncidentRecord
+
+    past = sim.make_incident(CATALOG, id="p", kind="dependency_outage", service="database", duration_seconds=600, now=NOW - 86400)
+    burst = sim.make_incident(CATALOG, id="b", kind="error_burst", service="catalog", duration_seconds=600, now=NOW - 120)
+    service, _, clock = make(incidents=[past, burst])
+    service.extra_records = [IncidentRecord(id="p", service="database", start_seconds=past.start_seconds, end_seconds=past.end_seconds)]
+    clock.t = NOW - 200
+    service.fit_cycle()
+    clock.t = NOW
+    service.infer_cycle()
+    assert service.snapshot().series[("catalog", "errors")].anomaly
