@@ -89,16 +89,21 @@ class Incident:
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_COMPOUND = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 def parse_duration(text: str | float | int) -> float:
-    """Seconds from ``"90"``, ``"90s"``, ``"5m"``, ``"1.5h"`` or ``"2d"``."""
+    """Seconds from ``"90"``, ``"90s"``, ``"5m"``, ``"1.5h"``, ``"2d"`` or ``"6m30s"``."""
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return float(text)
+    compact = str(text).strip()
+    if _COMPOUND.match(compact) and len(_PART.findall(compact)) > 1:
+        return sum(float(n) * _UNIT[u] for n, u in _PART.findall(compact))
     m = _DURATION.match(str(text))
     if not m:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 5m, 1h)")
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 5m, 1h, 6m30s)")
     return float(m.group(1)) * _UNIT[m.group(2)]
 
 

@@ -149,21 +149,43 @@ def test_demo_scenario_is_short_and_varied() -> None:
     from simulator import load_catalog, load_scenario
 
     s = load_scenario(REPO / "scenarios" / "demo.yaml", load_catalog())
-    assert 300 <= s.length_seconds <= 480
+    assert 300 <= s.length_seconds <= 17 * 60
     assert len({st.kind for st in s.steps}) == len(s.steps) == len({st.service for st in s.steps}) >= 3
     workshop = load_scenario(REPO / "scenarios" / "workshop.yaml", load_catalog())
     assert {st.kind for st in workshop.steps} == set(load_catalog().kind_names)
+
+
+def test_demo_scenario_keeps_related_incidents_apart_so_each_is_its_own_detected_incident() -> None:
+    """The detector joins flags on services with an edge between them into one incident until it
+    has been quiet for 3 minutes; rate-based signals stay raised for the 2-minute rate window after
+    an incident ends. So incidents whose reach touches leave that much time between them."""
+    from simulator import load_catalog, load_scenario
+
+    catalog = load_catalog()
+    edges = {(d.caller, d.callee) for d in catalog.dependencies}
+
+    def reach(step) -> set[str]:
+        cascades = catalog.kind(step.kind).cascades
+        more = catalog.upstream(step.service) if cascades == "callers" else catalog.downstream(step.service) if cascades == "callees" else ()
+        return {step.service, *more}
+
+    steps = load_scenario(REPO / "scenarios" / "demo.yaml", catalog).steps
+    for i, a in enumerate(steps):
+        for b in steps[i + 1 :]:
+            touch = any(x == y or (x, y) in edges or (y, x) in edges for x in reach(a) for y in reach(b))
+            if touch:
+                assert b.at_seconds >= a.at_seconds + a.duration_seconds + 120 + 180, (a.kind, b.kind)
 
 
 def test_scenario_run_posts_the_timeline(server: CollectorServer, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "scenario", "run", str(REPO / "scenarios" / "demo.yaml"), "--url", server.url)
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].startswith("scenario demo: 4 incident(s) over 7m")
+    assert lines[0].startswith("scenario demo: 4 incident(s) over 17m")
     assert lines[1].startswith("+30s") and "latency_regression on payments" in lines[1] and "(pending)" in lines[1]
     incidents = server.runtime.store.incidents()
     assert [i.triggered_by for i in incidents] == ["scenario"] * 4
-    assert [i.start_seconds - T0 for i in incidents] == [30.0, 180.0, 300.0, 330.0]
+    assert [i.start_seconds - T0 for i in incidents] == [30.0, 510.0, 510.0, 930.0]
 
 
 def test_scenario_run_without_a_collector_posts_nothing(capsys: pytest.CaptureFixture[str]) -> None:
