@@ -108,7 +108,8 @@ def test_fleet_model_explains_each_flag_with_data_and_a_sentence():
     # the debounced flags (2 of the last 3 points) may run one point past the last score >= 1
     assert (s["anomaly_score"] >= 1).sum() >= 4
     terms = explanation.terms
-    assert set(terms["term"]) >= {"time of day", "requests", "cpu"}
+    assert set(terms["term"]) >= {"time of day", *model.signal_set_.spec("latency").context}
+    assert "requests" in model.signal_set_.spec("latency").context
     per_point = terms.groupby("point")["contribution"].sum()
     np.testing.assert_allclose(s["baseline"] + per_point.to_numpy(), s["expected"], rtol=1e-12)
     row = s.iloc[0]

@@ -253,7 +253,7 @@ def test_fleet_model_fits_declared_signals_with_their_context():
     frame = fleet_frame(8)
     model = FleetModel().fit(frame)
     assert set(model.models_) == {"requests", "cpu", "latency", "errors"}
-    assert model.models_["latency"].context_names_ == ("requests", "cpu")
+    assert model.models_["latency"].context_names_ == load_signals().spec("latency").context == ("requests",)
     assert model.services_["latency"] == SERVICES
     assert load_signals().spec("latency").promql.startswith("histogram_quantile(0.95")
 
