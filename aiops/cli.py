@@ -13,7 +13,7 @@ import importlib
 import sys
 from typing import Sequence
 
-__all__ = ["UsageError", "build_parser", "main"]
+__all__ = ["UsageError", "build_parser", "duration_arg", "main"]
 
 #: Modules whose ``register`` adds sub-commands, in help order.
 COMMAND_MODULES: tuple[str, ...] = ("collector.cli", "aiops.demo", "detector._service_cli", "detector.cli", "responder.cli")
@@ -21,6 +21,16 @@ COMMAND_MODULES: tuple[str, ...] = ("collector.cli", "aiops.demo", "detector._se
 
 class UsageError(Exception):
     """A problem the user can fix (bad argument, port in use, collector not running)."""
+
+
+def duration_arg(text: str) -> float:
+    """An argparse ``type`` for durations (``90s``, ``5m``, ``6m30s``): seconds, or a usage error."""
+    from simulator import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

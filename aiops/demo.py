@@ -456,7 +456,7 @@ class Demo:
         if name == "detector":
             need = self.detector_min_history_seconds()
             return f", reading Prometheus; flags after {need / 86400:.2g} days of history" + (
-                f", with the history's incident records" if self.history is not None else ""
+                ", with the history's incident records" if self.history is not None else ""
             )
         return ""
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from simulator import parse_duration
+from aiops._env import settings_from_env
 
 __all__ = ["CollectorSettings", "env_name"]
 
@@ -67,27 +65,5 @@ class CollectorSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "CollectorSettings":
         """Defaults, then ``AIOPS_*`` variables, then ``overrides`` (e.g. command-line options; None is ignored)."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            raw = env.get(env_name(f.name))
-            if raw is None or raw.strip() == "":
-                continue
-            try:
-                values[f.name] = _convert(f.name, f.default, raw.strip())
-            except ValueError as exc:
-                raise ValueError(f"{env_name(f.name)}={raw!r}: {exc}") from None
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return settings_from_env(cls, env_name, environ, overrides)
 
-
-def _convert(name: str, default: Any, raw: str) -> Any:
-    if isinstance(default, Path) or name.endswith("_dir"):
-        return Path(raw)
-    if isinstance(default, bool):
-        return raw.lower() in {"1", "true", "yes", "on"}
-    if isinstance(default, int):
-        return int(raw)
-    if isinstance(default, float):
-        return parse_duration(raw) if name.endswith("_seconds") else float(raw)
-    return raw

@@ -12,8 +12,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from aiops.cli import UsageError
-from simulator import ScenarioError, load_catalog, load_scenario, parse_duration
+from aiops.cli import UsageError, duration_arg
+from simulator import ScenarioError, load_catalog, load_scenario
 
 __all__ = ["register"]
 
@@ -22,13 +22,6 @@ URL_ENV = "AIOPS_COLLECTOR_URL"
 
 
 # -- argument types ----------------------------------------------------------------
-
-
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _end_time(text: str) -> float:
@@ -340,8 +333,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--port", type=int, help="TCP port (default 8000)")
     p.add_argument("--seed", type=int, help="seed of the fleet and the chaos schedule (default 0)")
     p.add_argument("--log", type=Path, help="incident log, JSON lines (default .aiops/incidents.jsonl)")
-    p.add_argument("--chaos-every", type=_duration, metavar="DURATION", help="start one random incident this often, e.g. 15m (default: off)")
-    p.add_argument("--chaos-duration", type=_duration, metavar="DURATION", help="how long each chaos incident lasts (default 2m)")
+    p.add_argument("--chaos-every", type=duration_arg, metavar="DURATION", help="start one random incident this often, e.g. 15m (default: off)")
+    p.add_argument("--chaos-duration", type=duration_arg, metavar="DURATION", help="how long each chaos incident lasts (default 2m)")
     p.add_argument(
         "--continue-history", type=Path, metavar="DIR",
         help="a backfill's output directory: continue its counters (same --seed) so history and live data join without a reset",
@@ -355,8 +348,8 @@ def register(subparsers: Any) -> None:
     t.add_argument("kind", help="incident kind, e.g. cpu_hog")
     t.add_argument("--service", required=True, help="affected service, e.g. checkout")
     t.add_argument("--intensity", type=float, help="strength (default: the kind's default)")
-    t.add_argument("--duration", type=_duration, metavar="DURATION", help="how long it lasts, e.g. 5m (default 5m)")
-    t.add_argument("--delay", type=_duration, metavar="DURATION", help="start after this long, e.g. 30s")
+    t.add_argument("--duration", type=duration_arg, metavar="DURATION", help="how long it lasts, e.g. 5m (default 5m)")
+    t.add_argument("--delay", type=duration_arg, metavar="DURATION", help="start after this long, e.g. 30s")
     _add_url(t)
     t.set_defaults(func=_cmd_trigger)
     ls = isub.add_parser("list", help="pending, active and recently ended incidents")
@@ -388,7 +381,7 @@ def register(subparsers: Any) -> None:
         "DIR/incidents.jsonl (ground truth, the incident log's format) and DIR/manifest.json.",
     )
     b.add_argument("--days", type=float, required=True, help="days of history")
-    b.add_argument("--step", type=_duration, default=60.0, metavar="DURATION", help="time between samples (default 60s)")
+    b.add_argument("--step", type=duration_arg, default=60.0, metavar="DURATION", help="time between samples (default 60s)")
     b.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
     b.add_argument("--seed", type=int, help="fleet seed (default: AIOPS_SEED or 0; use the live collector's)")
     b.add_argument("--incidents-per-day", type=float, default=2.0, metavar="K", help="random incidents per day (default 2)")
@@ -397,7 +390,7 @@ def register(subparsers: Any) -> None:
     b.add_argument("--end", type=_end_time, default="now", help="end of the history: now (default), epoch seconds or ISO time")
     b.add_argument(
         "--split",
-        type=_duration,
+        type=duration_arg,
         default=7200.0,
         metavar="DURATION",
         help="one file per window this long (default 2h, promtool's block length: loads fastest); 0: one history.om",

@@ -209,7 +209,7 @@ def fleet_frame(
         raise ValueError("step, scrape interval, tick and rate window must be positive")
     eval_times = np.arange(float(start_seconds), float(end_seconds), step)
     services = catalog.service_names
-    S, B = len(services), len(LATENCY_BUCKETS_SECONDS)
+    S = len(services)
     le = np.array(LATENCY_BUCKETS_SECONDS + (np.inf,))
 
     # Ticks start early enough that the first window is full and every counter has a past.

@@ -27,7 +27,9 @@ __all__ = [
     "PrometheusQueryError",
     "PrometheusReader",
     "PrometheusUnavailable",
+    "aligned_grid",
     "matrix_to_frame",
+    "series_values",
 ]
 
 #: Prometheus refuses range queries longer than 11,000 points; stay under it.
@@ -46,18 +48,33 @@ class PrometheusQueryError(PrometheusError):
     """Prometheus rejected the query (bad PromQL, too many points...)."""
 
 
+def aligned_grid(start: float, end: float, step_seconds: float) -> tuple[float, float, pd.DatetimeIndex]:
+    """(start, end) floored to multiples of the step, and the grid of points between them.
+
+    Aligned as Grafana aligns its queries, so the points of successive calls line up and
+    Prometheus' millisecond timestamps match the grid exactly.
+    """
+    start = math.floor(start / step_seconds) * step_seconds
+    end = math.floor(end / step_seconds) * step_seconds
+    grid_ms = np.round(np.arange(start, end + step_seconds / 2, step_seconds) * 1000.0).astype(np.int64)
+    return start, end, pd.DatetimeIndex(pd.to_datetime(grid_ms, unit="ms", utc=True), name="timestamp")
+
+
+def series_values(series: dict) -> pd.Series:
+    """One series of a ``matrix`` result as floats on millisecond UTC timestamps (NaN for NaN/Inf)."""
+    values = series.get("values", [])
+    ms = np.round(np.array([float(v[0]) for v in values]) * 1000.0).astype(np.int64)
+    vals = np.array([_float(v[1]) for v in values], dtype=np.float64)
+    return pd.Series(vals, index=pd.to_datetime(ms, unit="ms", utc=True))
+
+
 def matrix_to_frame(result: list[dict], signal: str, label: str = "service") -> pd.DataFrame:
     """A Prometheus ``matrix`` result -> wide frame with (service, signal) columns."""
     columns: dict[tuple[str, str], pd.Series] = {}
     for series in result:
         key = series.get("metric", {}).get(label)
-        if key is None:
-            continue
-        values = series.get("values", [])
-        ms = np.round(np.array([float(v[0]) for v in values]) * 1000.0).astype(np.int64)
-        ts = pd.to_datetime(ms, unit="ms", utc=True)
-        vals = np.array([_float(v[1]) for v in values], dtype=np.float64)
-        columns[(key, signal)] = pd.Series(vals, index=ts)
+        if key is not None:
+            columns[(key, signal)] = series_values(series)
     if not columns:
         frame = pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="timestamp"))
         frame.columns = pd.MultiIndex.from_tuples([], names=["service", "signal"])
@@ -142,19 +159,14 @@ class PrometheusReader:
     ) -> pd.DataFrame:
         """Every signal's query over [start, end] -> one wide frame on a common time grid.
 
-        The grid is aligned to multiples of the step (as Grafana aligns its queries), so
-        the points of successive calls line up and Prometheus' millisecond timestamps
-        match the grid exactly.
+        The grid is aligned to the step (:func:`aligned_grid`).
         """
-        start = math.floor(start / step_seconds) * step_seconds
-        end = math.floor(end / step_seconds) * step_seconds
+        start, end, grid = aligned_grid(start, end, step_seconds)
         frames = [
             matrix_to_frame(self.query_range(q, start=start, end=end, step_seconds=step_seconds), signal)
             for signal, q in queries.items()
         ]
         frames = [f for f in frames if f.shape[1]]
-        grid_ms = np.round(np.arange(start, end + step_seconds / 2, step_seconds) * 1000.0).astype(np.int64)
-        grid = pd.DatetimeIndex(pd.to_datetime(grid_ms, unit="ms", utc=True), name="timestamp")
         if not frames:
             empty = pd.DataFrame(index=grid)
             empty.columns = pd.MultiIndex.from_tuples([], names=["service", "signal"])

@@ -136,13 +136,13 @@ class DetectorService:
         if not self._flag_log:
             return None
         t = as_epoch_seconds(index)
-        mask = pd.DataFrame(False, index=index, columns=columns)
-        for ts, service, signal in self._flag_log:
-            if (service, signal) in mask.columns:
-                i = int(np.searchsorted(t, ts, side="right")) - 1
-                if 0 <= i < len(t) and ts - t[i] < step:
-                    mask.iloc[i, mask.columns.get_loc((service, signal))] = True
-        return mask
+        stamps = np.array([ts for ts, _, _ in self._flag_log])
+        cols = columns.get_indexer([(service, signal) for _, service, signal in self._flag_log])
+        rows = np.searchsorted(t, stamps, side="right") - 1  # the grid point each flag falls after
+        ok = (cols >= 0) & (rows >= 0) & (stamps - t[np.clip(rows, 0, None)] < step)
+        mask = np.zeros((len(t), len(columns)), dtype=bool)
+        mask[rows[ok], cols[ok]] = True
+        return pd.DataFrame(mask, index=index, columns=columns)
 
     def _record(self, outcome: str, started: float, error: str | None = None) -> None:
         self.runs[outcome] = self.runs.get(outcome, 0) + 1

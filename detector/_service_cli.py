@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from aiops._serve import PortInUse, bind, is_loopback, serve_forever
-from simulator import parse_duration
+from aiops.cli import duration_arg
 
 from ._settings import DetectorSettings
 
@@ -23,13 +23,6 @@ def _shard(text: str) -> tuple[int, int]:
     return i, n
 
 
-def _duration(text: str) -> float:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser(
         "detect",
@@ -42,9 +35,9 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port of /metrics and the JSON API (default 8001)")
     p.add_argument("--shard", type=_shard, help="this replica's share i/n of the services (split by a hash of the service name)")
-    p.add_argument("--infer-every", type=_duration, help="inference period (default: the scrape interval in monitoring/prometheus.yml)")
-    p.add_argument("--fit-every", type=_duration, help="refit period (default 10m)")
-    p.add_argument("--min-history", type=_duration, help="history needed before flagging (default 2d)")
+    p.add_argument("--infer-every", type=duration_arg, help="inference period (default: the scrape interval in monitoring/prometheus.yml)")
+    p.add_argument("--fit-every", type=duration_arg, help="refit period (default 10m)")
+    p.add_argument("--min-history", type=duration_arg, help="history needed before flagging (default 2d)")
     p.add_argument("--incident-records", type=Path, help="a backfill's incidents.jsonl: past incidents to keep out of the baselines")
     p.set_defaults(func=run_detect)
 

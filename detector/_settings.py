@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from simulator import parse_duration
+from aiops._env import settings_from_env
 
 __all__ = ["DetectorSettings", "detector_env_name"]
 
@@ -69,20 +67,4 @@ class DetectorSettings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "DetectorSettings":
         """Defaults, then ``AIOPS_DETECTOR_*`` variables, then ``overrides`` (None is ignored)."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in dataclasses.fields(cls):
-            raw = env.get(detector_env_name(f.name))
-            if raw is None or not raw.strip():
-                continue
-            try:
-                if isinstance(f.default, int) and not isinstance(f.default, bool):
-                    values[f.name] = int(raw)
-                elif isinstance(f.default, float):
-                    values[f.name] = parse_duration(raw.strip())
-                else:
-                    values[f.name] = raw.strip()
-            except ValueError as exc:
-                raise ValueError(f"{detector_env_name(f.name)}={raw!r}: {exc}") from None
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return settings_from_env(cls, detector_env_name, environ, overrides)

@@ -12,16 +12,14 @@ only ever feed the self-cleaning fit, never scoring.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol, Sequence
 
 import httpx
-import numpy as np
 import pandas as pd
 
-from ._prometheus import PrometheusError, PrometheusReader, PrometheusUnavailable
+from ._prometheus import PrometheusReader, PrometheusUnavailable, aligned_grid, series_values
 from ._signals import SignalSet
 
 __all__ = ["CollectorRecords", "EmbeddedSource", "HistorySource", "IncidentRecord", "PrometheusSource", "read_incident_log"]
@@ -49,16 +47,11 @@ class PrometheusSource:
         q = self.signals.completeness_promql
         if not q:
             return None
-        start = math.floor(start_seconds / step_seconds) * step_seconds
-        end = math.floor(end_seconds / step_seconds) * step_seconds
-        grid_ms = np.round(np.arange(start, end + step_seconds / 2, step_seconds) * 1000.0).astype(np.int64)
-        index = pd.DatetimeIndex(pd.to_datetime(grid_ms, unit="ms", utc=True), name="timestamp")
-        counts = pd.Series(0.0, index=index)
-        for series in self.reader.query_range(q, start=start, end=end, step_seconds=step_seconds)[:1]:
-            ms = np.round(np.array([float(t) for t, _ in series["values"]]) * 1000.0).astype(np.int64)
-            got = pd.Series([float(v) for _, v in series["values"]], index=pd.to_datetime(ms, unit="ms", utc=True))
-            counts = got.reindex(index).fillna(0.0)
-        return counts
+        start, end, grid = aligned_grid(start_seconds, end_seconds, step_seconds)
+        result = self.reader.query_range(q, start=start, end=end, step_seconds=step_seconds)
+        if not result:
+            return pd.Series(0.0, index=grid)
+        return series_values(result[0]).reindex(grid).fillna(0.0)
 
 
 @dataclass(frozen=True)
@@ -145,5 +138,3 @@ class CollectorRecords:
             )
         return list(self.known.values())
 
-
-__all__ += ["PrometheusError"]

@@ -15,6 +15,8 @@ from sklearn.metrics import roc_auc_score
 from detector import FleetModel, LinearBaseline, anomaly_score, calibrate_threshold, cap_exclusions, load_signals
 from detector._features import DAY_SECONDS, seasonal_design
 
+from detector_helpers import SERVICES, fleet_frame
+
 START = 1_700_006_400.0  # a Wednesday 00:00 UTC
 STEP = 600.0
 
@@ -229,26 +231,6 @@ def test_cap_exclusions_priority_and_oldest_first():
 
 
 # --------------------------------------------------------------------------- FleetModel
-SERVICES = ("frontend", "checkout")
-
-
-def fleet_frame(days: float, seed: int = 0) -> pd.DataFrame:
-    t = grid(days, step=300.0)
-    rng = np.random.default_rng(seed)
-    day = 2 * np.pi * (t % DAY_SECONDS) / DAY_SECONDS
-    cols, data = [], []
-    for i, s in enumerate(SERVICES):
-        req = (80 + 40 * i) * (1 + 0.4 * np.cos(day - 2.6)) * (1 + 0.02 * rng.standard_normal(len(t)))
-        cpu = 0.05 + 0.002 * req + 0.005 * rng.standard_normal(len(t))
-        lat = 0.02 + 0.0004 * req + 0.2 * cpu + 0.002 * rng.standard_normal(len(t))
-        err = 0.002 + 0.0005 * rng.standard_normal(len(t))
-        for name, v in (("requests", req), ("cpu", cpu), ("latency", lat), ("errors", err)):
-            cols.append((s, name))
-            data.append(v)
-    idx = pd.DatetimeIndex(pd.to_datetime(t, unit="s", utc=True), name="timestamp")
-    return pd.DataFrame(np.column_stack(data), index=idx, columns=pd.MultiIndex.from_tuples(cols, names=["service", "signal"]))
-
-
 def test_fleet_model_fits_declared_signals_with_their_context():
     frame = fleet_frame(8)
     model = FleetModel().fit(frame)
