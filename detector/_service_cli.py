@@ -99,6 +99,8 @@ def run_detect(args: argparse.Namespace) -> int:
     if not is_loopback(settings.host):
         print(f"warning: listening on {settings.host}: the detector's API has no authentication", file=sys.stderr)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("apscheduler", "httpx"):  # a line per job run and per query would bury the detector's own
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     service = build_service(settings, incident_records=args.incident_records)
     app = create_app(service)
     service.start()
