@@ -24,8 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ._procs import Child, run_all
-from ._prometheus import COLLECTOR_JOB, block_time_range_seconds, require_binary
+import collector
+import simulator
+from collector import backfill
+from plumbing.procs import Child, run_all
+from plumbing.binaries import block_time_range_seconds, require_binary
+from plumbing.monitoring import COLLECTOR_JOB
 
 __all__ = ["History", "code_fingerprint", "copy_blocks", "ensure_history", "history_cache_dir"]
 
@@ -53,9 +57,6 @@ def history_cache_dir(cache_root: Path, *, seed: int, instance: str) -> Path:
 
 def code_fingerprint() -> str:
     """A hash of the code and catalog that decide the history's numbers (a change invalidates the cache)."""
-    import collector
-    import simulator
-
     files = sorted(Path(simulator.__file__).parent.glob("*.py")) + sorted(Path(simulator.__file__).parent.glob("*.yaml"))
     col = Path(collector.__file__).parent
     files += [col / "_backfill.py", col / "_families.py"]
@@ -100,7 +101,7 @@ def ensure_history(
     """Blocks covering ``days`` up to ``now_seconds`` for ``seed`` and ``instance``, from the cache or built.
 
     ``work_dir`` holds the OpenMetrics text while it is loaded (removed afterwards) and the
-    logs of the children; children are appended to ``started`` (see :func:`aiops._procs.run_all`).
+    logs of the children; children are appended to ``started`` (see :func:`plumbing.procs.run_all`).
     """
     t0 = time.monotonic()
     cache = history_cache_dir(cache_root, seed=seed, instance=instance)
@@ -175,8 +176,6 @@ def _backfill_and_load(
 
     Returns the history's first time.
     """
-    from collector import backfill
-
     text_dir = work_dir / "openmetrics"
     shutil.rmtree(text_dir, ignore_errors=True)
     backfill(

@@ -1,9 +1,12 @@
-"""The ``aiops`` console command: one parser, sub-commands registered by each package.
+"""The ``aiops`` console command: one parser, its sub-commands declared in :mod:`aiops.commands`.
 
-Each package that offers commands has a ``cli`` module with
-``register(subparsers) -> None``; a sub-command stores its handler as
-``func(args) -> int``. Errors a user can fix are raised as :class:`UsageError`
-and printed as one line with a non-zero exit.
+Each module in :data:`COMMAND_MODULES` has ``register(subparsers) -> None``; a
+sub-command stores its handler as ``func(args) -> int``. Errors a user can fix are
+raised as :class:`~plumbing.errors.UsageError` and printed as one line with a non-zero exit.
+
+Start-up: building the parser imports only the standard library and :mod:`plumbing`'s
+light modules, so ``aiops --help`` and every ``aiops X --help`` stay quick; a handler
+imports the packages it runs when it is called.
 """
 
 from __future__ import annotations
@@ -13,24 +16,18 @@ import importlib
 import sys
 from typing import Sequence
 
-__all__ = ["UsageError", "build_parser", "duration_arg", "main"]
+from plumbing.errors import UsageError
+
+__all__ = ["COMMAND_MODULES", "build_parser", "main"]
 
 #: Modules whose ``register`` adds sub-commands, in help order.
-COMMAND_MODULES: tuple[str, ...] = ("collector.cli", "aiops.demo", "detector._service_cli", "detector.cli", "responder.cli")
-
-
-class UsageError(Exception):
-    """A problem the user can fix (bad argument, port in use, collector not running)."""
-
-
-def duration_arg(text: str) -> float:
-    """An argparse ``type`` for durations (``90s``, ``5m``, ``6m30s``): seconds, or a usage error."""
-    from simulator import parse_duration
-
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+COMMAND_MODULES: tuple[str, ...] = (
+    "aiops.commands.collector",
+    "aiops.commands.demo",
+    "aiops.commands.detect",
+    "aiops.commands.evaluate",
+    "aiops.commands.respond",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,13 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a package not built yet in this checkout
-            if exc.name and name.startswith(exc.name):
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 

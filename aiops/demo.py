@@ -12,7 +12,7 @@ for about two minutes after Prometheus starts, while the rate windows fill).
 
 Every scrape interval it prints one line per service from the collector's ``/metrics``,
 each new flag of the detector with its explanation, each detected incident with its
-probable cause, and the scoreboard against the ground truth (:mod:`aiops._scoreboard`),
+probable cause, and the scoreboard against the ground truth (:mod:`evaluation._scoreboard`),
 which it saves as ``scoreboard.json`` and ``scoreboard.md`` in the run directory at the
 end. Ctrl-C (or SIGTERM) stops every child process, last started first.
 
@@ -38,16 +38,18 @@ from typing import Any, Callable, Mapping, Sequence, TextIO
 from urllib.parse import urlencode
 
 import httpx
+import psutil
 
-from aiops.cli import UsageError
+from plumbing.errors import UsageError
 
-from . import _prometheus as prom
+from plumbing import binaries as prom
+from plumbing import monitoring as mon
 from ._history import History, copy_blocks, ensure_history
-from ._procs import Child, ChildFailed, free_port, http_ok, spawn, stop_all, wait_until
-from ._scoreboard import Score, Scoreboard
+from plumbing.procs import Child, ChildFailed, free_port, http_ok, spawn, stop_all, wait_until
+from evaluation._scoreboard import Score, Scoreboard
 from ._view import Scrape, parse_scrape, render, service_rows
 
-__all__ = ["ENV_VARS", "ChildSpec", "Demo", "DemoSettings", "register"]
+__all__ = ["ENV_VARS", "ChildSpec", "Demo", "DemoSettings"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCENARIO = REPO_ROOT / "scenarios" / "demo.yaml"
@@ -152,8 +154,6 @@ def _url(host: str, port: int) -> str:
 
 def _room_addresses() -> list[str]:
     """This machine's IPv4 addresses other than loopback (for a room)."""
-    import psutil
-
     out = []
     for addrs in psutil.net_if_addrs().values():
         out += [a.address for a in addrs if a.family == socket.AF_INET and not a.address.startswith("127.")]
@@ -298,7 +298,7 @@ class Demo:
         """Alertmanager on loopback (clustering off), sending to the responder's webhook."""
         assert self.responder_url is not None
         config = self.run_dir / "alertmanager.yml"
-        config.write_text(prom.render_alertmanager_config(f"{self.responder_url}/alertmanager"))
+        config.write_text(mon.render_alertmanager_config(f"{self.responder_url}/alertmanager"))
         self.alertmanager = prom.start_alertmanager(
             config, storage_dir=self.run_dir / "alertmanager-data", log_path=self.run_dir / "alertmanager.log"
         )
@@ -309,11 +309,11 @@ class Demo:
         """Prometheus on loopback with the project's config pointed at the collector and detector, over the prepared data directory."""
         s = self.settings
         config = self.run_dir / "prometheus.yml"
-        targets = {prom.COLLECTOR_JOB: [self.instance]}
+        targets = {mon.COLLECTOR_JOB: [self.instance]}
         if self.detector_url is not None:
-            targets[prom.DETECTOR_JOB] = [self.detector_url.removeprefix("http://")]
+            targets[mon.DETECTOR_JOB] = [self.detector_url.removeprefix("http://")]
         alertmanagers = [f"127.0.0.1:{self.alertmanager.port}"] if self.alertmanager is not None else None
-        config.write_text(prom.render_config(targets, alertmanagers=alertmanagers))
+        config.write_text(mon.render_config(targets, alertmanagers=alertmanagers))
         retention_days = math.ceil(s.history_days) + 7
         self.prometheus = prom.start_prometheus(
             config,
@@ -403,8 +403,8 @@ class Demo:
             raise UsageError(f"port {s.port} on {s.host} is in use (another `aiops collector` or demo?); pick another with --port")
         shutil.rmtree(self.run_dir, ignore_errors=True)
         self.run_dir.mkdir(parents=True)
-        interval = prom.scrape_interval_seconds()
-        self.say(f"aiops demo: seed {s.seed}, scrape every {interval:g} s ({prom.PROMETHEUS_CONFIG.relative_to(REPO_ROOT)}); Ctrl-C stops")
+        interval = mon.scrape_interval_seconds()
+        self.say(f"aiops demo: seed {s.seed}, scrape every {interval:g} s ({mon.prometheus_config().relative_to(REPO_ROOT)}); Ctrl-C stops")
 
         collector = self.collector_spec()
         child = self.start_child(collector, wait=False)  # it starts while the history is prepared
@@ -490,7 +490,7 @@ class Demo:
         self.say()
 
     def _watch(self) -> None:
-        every = self.settings.view_every_seconds or prom.scrape_interval_seconds()
+        every = self.settings.view_every_seconds or mon.scrape_interval_seconds()
         services = None
         scrapes: deque[Scrape] = deque()
         scenario_due = self.settings.run_scenario and self.detector_url is not None
@@ -630,45 +630,3 @@ class _DetectorWatch:
 
 def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
-
-
-def _cmd_demo(args: Any) -> int:
-    try:
-        settings = DemoSettings.from_env(
-            host=args.host,
-            port=args.port,
-            seed=args.seed,
-            prometheus_port=args.prometheus_port,
-            history_days=args.history_days,
-            scenario_path=args.scenario,
-            run_scenario=False if args.no_scenario else None,
-            remediate=True if args.remediate else None,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    return Demo(settings).run()
-
-
-def register(subparsers: Any) -> None:
-    """Add ``aiops demo``."""
-    p = subparsers.add_parser(
-        "demo",
-        help="run the whole kit on this machine: collector, Prometheus with history, detector, alerts, a scenario, a live scoreboard",
-        description=(
-            "Start the collector and, if the prometheus binary is on PATH, Prometheus with days of backfilled "
-            "history (cached per seed) and the detector reading it, and, if alertmanager is on PATH, Alertmanager "
-            "and the responder (its webhook). Run the demo scenario once the detector scores, and show the signals, "
-            "each detection with its explanation and a scoreboard against the ground truth live; the scoreboard is "
-            "saved at the end. Ctrl-C stops everything."
-        ),
-        epilog="environment variables (options win): " + ", ".join(ENV_VARS.values()),
-    )
-    p.add_argument("--host", help="collector interface (default 127.0.0.1; 0.0.0.0 lets a room trigger incidents)")
-    p.add_argument("--port", type=int, metavar="N", help="collector port (default 8000)")
-    p.add_argument("--seed", type=int, metavar="N", help="fleet seed (default 0)")
-    p.add_argument("--prometheus-port", type=int, metavar="N", help="Prometheus port on 127.0.0.1 (default: a free one)")
-    p.add_argument("--history-days", type=float, metavar="DAYS", help="days of backfilled history (default 8; 0 for none)")
-    p.add_argument("--scenario", type=Path, metavar="FILE", help="scenario file (default scenarios/demo.yaml)")
-    p.add_argument("--no-scenario", action="store_true", help="do not run the scenario")
-    p.add_argument("--remediate", action="store_true", help="let the responder take the runbook's automatic actions (off by default)")
-    p.set_defaults(func=_cmd_demo)

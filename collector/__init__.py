@@ -27,10 +27,10 @@ Errors::
 """
 
 from ._app import CollectorRuntime, IncidentRequest, create_app
-from ._backfill import INCIDENTS_FILE, MANIFEST_FILE, METRICS_FILE, BackfillResult, backfill, history_incidents
+from ._backfill import INCIDENTS_FILE, MANIFEST_FILE, METRICS_FILE, BackfillResult, HistoryError, backfill, history_end_counters, history_incidents
 from ._chaos import ChaosController
 from ._client import APIError, CollectorClient, CollectorUnreachable
-from ._docs import incidents_markdown
+from ._docs import DOC_PATH, incidents_markdown
 from ._exposition import FleetCollector, exposition_registry
 from ._families import FAMILIES, Family, Series, fleet_families
 from ._server import CollectorServer, PortInUse, is_loopback, serve
@@ -38,6 +38,9 @@ from ._settings import CollectorSettings
 from ._store import ACTORS, ConcurrencyLimit, IncidentStore, UnknownIncident, read_log
 
 __all__ = [
+    "DOC_PATH",
+    "HistoryError",
+    "history_end_counters",
     "ACTORS",
     "APIError",
     "BackfillResult",

@@ -27,6 +27,7 @@ from contextlib import asynccontextmanager
 from datetime import timezone
 from typing import Any, AsyncIterator, Callable, Literal
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -35,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from simulator import Catalog, InvalidIncident, LiveFleet, Snapshot, load_catalog
 
+from ._backfill import history_end_counters
 from ._chaos import ChaosController
 from ._exposition import exposition_registry
 from ._settings import CollectorSettings
@@ -62,8 +64,6 @@ class CollectorRuntime:
         self.started_seconds = clock()
         self.store = IncidentStore(self.catalog, settings.log_path, clock=clock)
         if settings.history_dir is not None:
-            from ._backfill import history_end_counters
-
             end, counters = history_end_counters(settings.history_dir, seed=settings.seed, catalog=self.catalog)
             self.fleet = LiveFleet(self.catalog, settings.seed, start_seconds=end, tick_seconds=settings.tick_seconds, initial=counters)
         else:
@@ -102,8 +102,6 @@ class CollectorRuntime:
 
     def start(self) -> None:
         """Start the scheduled jobs (APScheduler, in a background thread)."""
-        from apscheduler.schedulers.background import BackgroundScheduler
-
         if self._scheduler is not None:
             return
         sched = BackgroundScheduler(timezone=timezone.utc, job_defaults={"max_instances": 1, "coalesce": True})

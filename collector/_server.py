@@ -18,7 +18,7 @@ from typing import Callable
 
 import uvicorn
 
-from aiops._serve import AppServer, PortInUse, bind, is_loopback
+from plumbing.serving import AppServer, PortInUse, bind, is_loopback
 
 from ._app import CollectorRuntime, create_app
 from ._settings import CollectorSettings

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from aiops._env import settings_from_env
+from plumbing.settings import settings_from_env
 
 __all__ = ["CollectorSettings", "env_name"]
 

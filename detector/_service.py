@@ -18,44 +18,28 @@ as warming up and flags nothing.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
 import threading
 import time
 import zlib
+from datetime import datetime, timezone
 from collections import deque
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
+from apscheduler.schedulers.background import BackgroundScheduler
 
-from ._correlate import Anomaly, Correlator
+from model import Anomaly, Correlator, FleetModel, SignalSet, as_epoch_seconds, load_signals
+from plumbing.monitoring import scrape_interval_seconds
+from sources import CollectorRecords, HistorySource, IncidentRecord, PrometheusReader, PrometheusSource, read_incident_log
+
 from ._exposition import DetectorSnapshot, SeriesOutput
-from ._model import as_epoch_seconds
 from ._settings import DetectorSettings
-from ._signals import FleetModel, SignalSet, load_signals
-from ._sources import CollectorRecords, HistorySource, IncidentRecord
 
-__all__ = ["DetectorService", "in_shard"]
+__all__ = ["DetectorService", "build_service", "in_shard"]
 
 log = logging.getLogger("detector")
-
-
-def neighbourhood(edges: Sequence[tuple[str, str]], service: str) -> tuple[str, ...]:
-    """``service`` and every service joined to it through the graph, up (callers) and down (callees).
-
-    An incident shows beyond its own service (an outage in its callers' errors, a surge in its
-    callees' load), so an ended incident's window is left out of all their baselines.
-    """
-    out = [service]
-    for direction in (0, 1):
-        frontier = [service]
-        while frontier:
-            s = frontier.pop()
-            for edge in edges:
-                if edge[1 - direction] == s and edge[direction] not in out:
-                    out.append(edge[direction])
-                    frontier.append(edge[direction])
-    return tuple(out)
 
 
 def in_shard(service: str, index: int, count: int) -> bool:
@@ -177,7 +161,7 @@ class DetectorService:
             self._ensure_dependencies()
             flagged = self._flag_frame(frame.index, frame.columns, self.settings.fit_step_seconds)
             edges = list(self._dependencies or [])
-            model = FleetModel(self.signals, incident_scope=lambda svc: neighbourhood(edges, svc)).fit(
+            model = FleetModel(self.signals, dependencies=edges).fit(
                 frame, incidents=self._incident_records(), flagged=flagged, fit_time=now
             )
             with self._lock:
@@ -341,8 +325,6 @@ class DetectorService:
     # -------------------------------------------------------------- scheduling
     def start(self) -> None:
         """Start the fit and infer jobs on a background APScheduler (first fit right away)."""
-        from apscheduler.schedulers.background import BackgroundScheduler
-
         scheduler = BackgroundScheduler(timezone="UTC")
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": int(max(1, self.settings.misfire_grace_seconds))}
         first = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
@@ -355,3 +337,18 @@ class DetectorService:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+
+
+def build_service(settings: DetectorSettings, *, incident_records: Path | None = None) -> DetectorService:
+    """The service wired to Prometheus and the collector, as ``aiops detect`` runs it."""
+    signals = load_signals()
+    reader = PrometheusReader(base_url=settings.prometheus_url, timeout_seconds=settings.timeout_seconds)
+    extra = read_incident_log(incident_records) if incident_records else []
+    return DetectorService(
+        settings,
+        source=PrometheusSource(reader, signals),
+        records=CollectorRecords(settings.collector_url, timeout_seconds=settings.timeout_seconds),
+        extra_records=extra,
+        signals=signals,
+        infer_every_seconds=settings.infer_every_seconds or scrape_interval_seconds(),
+    )

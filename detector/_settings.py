@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from aiops._env import settings_from_env
+from plumbing.settings import settings_from_env
 
 __all__ = ["DetectorSettings", "detector_env_name"]
 

@@ -20,7 +20,7 @@ Errors::
 from ._catalog import CATALOG_PATH, SIGNALS, Catalog, CatalogError, Dependency, IncidentKind, Range, Service, load_catalog
 from ._chaos import ChaosPick, ChaosSchedule
 from ._engine import LATENCY_BUCKETS_SECONDS, LATENCY_SIGMA, Counters, Frame, bucket_fractions, integrate, season, simulate
-from ._incident import Incident, InvalidIncident, make_incident, parse_duration
+from ._incident import Incident, InvalidIncident, make_incident
 from ._live import LiveFleet, Snapshot
 from ._scenario import Scenario, ScenarioError, ScenarioStep, load_scenario, parse_scenario
 
@@ -51,7 +51,6 @@ __all__ = [
     "load_catalog",
     "load_scenario",
     "make_incident",
-    "parse_duration",
     "parse_scenario",
     "season",
     "simulate",

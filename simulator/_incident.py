@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from ._catalog import Catalog
 
-__all__ = ["Incident", "InvalidIncident", "make_incident", "parse_duration"]
+__all__ = ["Incident", "InvalidIncident", "make_incident"]
 
 
 class InvalidIncident(ValueError):
@@ -86,25 +85,6 @@ class Incident:
     def from_dict(cls, d: dict[str, Any]) -> "Incident":
         fields = {k: d[k] for k in cls.__dataclass_fields__ if k in d}
         return cls(**fields)
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_COMPOUND = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d))+$")
-_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-
-
-def parse_duration(text: str | float | int) -> float:
-    """Seconds from ``"90"``, ``"90s"``, ``"5m"``, ``"1.5h"``, ``"2d"`` or ``"6m30s"``."""
-    if isinstance(text, (int, float)) and not isinstance(text, bool):
-        return float(text)
-    compact = str(text).strip()
-    if _COMPOUND.match(compact) and len(_PART.findall(compact)) > 1:
-        return sum(float(n) * _UNIT[u] for n, u in _PART.findall(compact))
-    m = _DURATION.match(str(text))
-    if not m:
-        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 5m, 1h, 6m30s)")
-    return float(m.group(1)) * _UNIT[m.group(2)]
 
 
 def _number(value: Any, field: str, allowed: dict[str, float]) -> float:

@@ -20,8 +20,10 @@ from typing import Any
 
 import yaml
 
+from plumbing.durations import parse_duration
+
 from ._catalog import Catalog
-from ._incident import InvalidIncident, make_incident, parse_duration
+from ._incident import InvalidIncident, make_incident
 
 __all__ = ["Scenario", "ScenarioError", "ScenarioStep", "load_scenario", "parse_scenario"]
 

@@ -15,7 +15,8 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 import pytest
 
-from aiops import _prometheus as prom
+from plumbing import binaries as prom
+from plumbing import monitoring as mon
 
 REQUIRE_ENV = "AIOPS_REQUIRE_INTEGRATION"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -88,7 +89,7 @@ def start_prometheus(prometheus_bin: str, tmp_path: Path) -> Iterator[StartProme
     def start(targets: Mapping[str, Sequence[str]], *, storage_dir: Path | None = None, scrape_interval_seconds: float = 1.0) -> prom.Server:
         n = len(started)
         config = tmp_path / f"prometheus-{n}.yml"
-        config.write_text(prom.render_config(targets, scrape_interval_seconds=scrape_interval_seconds))
+        config.write_text(mon.render_config(targets, scrape_interval_seconds=scrape_interval_seconds))
         server = prom.start_prometheus(
             config,
             storage_dir=storage_dir or tmp_path / f"prometheus-data-{n}",

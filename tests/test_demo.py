@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from aiops import _prometheus as prom
-from aiops._procs import free_port
+from plumbing import binaries as prom
+from plumbing.procs import free_port
 from aiops.demo import ENV_VARS, DemoSettings, graph_link
 
 

@@ -8,82 +8,70 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aiops import _prometheus as prom
+from plumbing import binaries as prom
+from plumbing import durations
+from plumbing import monitoring as mon
 
 
 def test_scrape_interval_is_read_from_the_project_config() -> None:
-    written = yaml.safe_load(prom.PROMETHEUS_CONFIG.read_text())["global"]["scrape_interval"]
-    assert prom.scrape_interval_seconds() == prom.parse_duration(written)
-    assert prom.scrape_interval_seconds() > 0
+    written = yaml.safe_load(mon.prometheus_config().read_text())["global"]["scrape_interval"]
+    assert mon.scrape_interval_seconds() == durations.parse_duration(written)
+    assert mon.scrape_interval_seconds() > 0
 
 
 def test_scrape_interval_is_written_down_once_with_a_reason() -> None:
-    text = prom.PROMETHEUS_CONFIG.read_text()
+    text = mon.prometheus_config().read_text()
     assert text.count("scrape_interval:") == 1
     before = text.split("scrape_interval:")[0].splitlines()[-6:]
     assert any("Why" in line or "why" in line for line in before), "say why this number, next to it"
 
 
 def test_the_collector_job_scrapes_the_collectors_default_address() -> None:
-    config = yaml.safe_load(prom.PROMETHEUS_CONFIG.read_text())
+    config = yaml.safe_load(mon.prometheus_config().read_text())
     jobs = {job["job_name"]: job for job in config["scrape_configs"]}
-    assert jobs[prom.COLLECTOR_JOB]["static_configs"] == [{"targets": ["127.0.0.1:8000"]}]
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [("5s", 5.0), ("1m30s", 90.0), ("500ms", 0.5), ("2h", 7200.0), ("1d", 86400.0), ("1w", 604800.0)],
-)
-def test_prometheus_durations_parse(text: str, seconds: float) -> None:
-    assert prom.parse_duration(text) == seconds
-
-
-@pytest.mark.parametrize("text", ["", "5", "5 s", "1.5s", "s5", "5x"])
-def test_bad_prometheus_durations_are_refused(text: str) -> None:
-    with pytest.raises(ValueError, match="not a Prometheus duration"):
-        prom.parse_duration(text)
+    assert jobs[mon.COLLECTOR_JOB]["static_configs"] == [{"targets": ["127.0.0.1:8000"]}]
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(1, "1s"), (5.0, "5s"), (0.25, "250ms"), (60, "60s")])
 def test_durations_format_back(seconds: float, text: str) -> None:
-    assert prom.format_duration(seconds) == text
-    assert prom.parse_duration(text) == pytest.approx(seconds)
+    assert durations.format_duration(seconds) == text
+    assert durations.parse_duration(text) == pytest.approx(seconds)
 
 
 def test_rendered_config_has_the_given_targets_and_interval() -> None:
-    config = yaml.safe_load(prom.render_config({prom.COLLECTOR_JOB: ["127.0.0.1:18000"]}, scrape_interval_seconds=1))
+    config = yaml.safe_load(mon.render_config({mon.COLLECTOR_JOB: ["127.0.0.1:18000"]}, scrape_interval_seconds=1))
     assert config["global"]["scrape_interval"] == "1s"
-    assert prom.parse_duration(config["global"]["scrape_timeout"]) <= 1
+    assert durations.parse_duration(config["global"]["scrape_timeout"]) <= 1
     assert [job["static_configs"] for job in config["scrape_configs"]] == [[{"targets": ["127.0.0.1:18000"]}]]
 
 
 def test_rendered_config_keeps_the_project_interval_by_default() -> None:
-    config = yaml.safe_load(prom.render_config({prom.COLLECTOR_JOB: ["127.0.0.1:18000"]}))
-    assert prom.parse_duration(config["global"]["scrape_interval"]) == prom.scrape_interval_seconds()
+    config = yaml.safe_load(mon.render_config({mon.COLLECTOR_JOB: ["127.0.0.1:18000"]}))
+    assert durations.parse_duration(config["global"]["scrape_interval"]) == mon.scrape_interval_seconds()
 
 
 def test_rendering_an_unknown_job_is_an_error() -> None:
     with pytest.raises(ValueError, match="no scrape job"):
-        prom.render_config({"no-such-job": ["127.0.0.1:1"]})
+        mon.render_config({"no-such-job": ["127.0.0.1:1"]})
 
 
 def test_rendered_rule_files_become_absolute(tmp_path: Path) -> None:
     base = tmp_path / "monitoring" / "prometheus.yml"
     base.parent.mkdir()
     base.write_text("global: {scrape_interval: 5s}\nrule_files: [rules/a.yml]\nscrape_configs: [{job_name: j, static_configs: [{targets: ['x:1']}]}]\n")
-    config = yaml.safe_load(prom.render_config({"j": ["y:2"]}, base=base))
+    config = yaml.safe_load(mon.render_config({"j": ["y:2"]}, base=base))
     assert config["rule_files"] == [str(base.parent / "rules" / "a.yml")]
 
 
 @pytest.mark.integration
 def test_promtool_accepts_the_project_config(promtool_bin: str) -> None:
-    assert "SUCCESS" in prom.check_config(prom.PROMETHEUS_CONFIG)
+    assert "SUCCESS" in prom.check_config(mon.prometheus_config())
 
 
 @pytest.mark.integration
 def test_promtool_accepts_a_rendered_config(promtool_bin: str, tmp_path: Path) -> None:
     path = tmp_path / "prometheus.yml"
-    path.write_text(prom.render_config({prom.COLLECTOR_JOB: ["127.0.0.1:18000"]}, scrape_interval_seconds=1))
+    path.write_text(mon.render_config({mon.COLLECTOR_JOB: ["127.0.0.1:18000"]}, scrape_interval_seconds=1))
     assert "SUCCESS" in prom.check_config(path)
 
 
@@ -108,5 +96,5 @@ def test_amtool_accepts_the_alertmanager_config(alertmanager_bin: str) -> None:
     amtool = prom.find_binary("amtool")
     if amtool is None:
         pytest.skip(f"needs `amtool` (comes with prometheus-alertmanager); install it with: {prom.INSTALL_HINT}")
-    done = subprocess.run([amtool, "check-config", str(prom.ALERTMANAGER_CONFIG)], capture_output=True, text=True)
+    done = subprocess.run([amtool, "check-config", str(mon.alertmanager_config())], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from detector._features import DAY_SECONDS
+from model._features import DAY_SECONDS
 
 SERVICES = ("frontend", "checkout")
 

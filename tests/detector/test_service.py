@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 
 import simulator as sim
-from detector._prometheus import PrometheusUnavailable
+from sources._prometheus import PrometheusUnavailable
 from detector._service import DetectorService, in_shard
 from detector._settings import DetectorSettings
-from detector._sources import EmbeddedSource
+from evaluation import SimulatedSource
 
 CATALOG = sim.load_catalog()
 EDGES = [(d.caller, d.callee) for d in CATALOG.dependencies]
@@ -39,7 +39,7 @@ class FlakySource:
 
 def make(incidents=(), min_history=2 * 86400.0, clock=None):
     clock = clock or Clock(NOW)
-    source = FlakySource(EmbeddedSource(CATALOG, 3, lambda: incidents))
+    source = FlakySource(SimulatedSource(CATALOG, 3, lambda: incidents))
     settings = DetectorSettings(fit_window_seconds=3 * 86400.0, min_history_seconds=min_history, lookback_seconds=300.0, infer_every_seconds=15.0)
     return DetectorService(settings, source=source, dependencies=EDGES, clock=clock), source, clock
 
@@ -115,7 +115,7 @@ def test_shards_split_services_and_cover_each_exactly_once() -> None:
         owners = {s: [i for i in range(n) if in_shard(s, i, n)] for s in CATALOG.service_names}
         assert all(len(v) == 1 for v in owners.values())
     settings = DetectorSettings(shard_index=1, shard_count=2, fit_window_seconds=3 * 86400.0, min_history_seconds=86400.0)
-    service = DetectorService(settings, source=EmbeddedSource(CATALOG, 3, lambda: []), dependencies=EDGES, clock=Clock(NOW), infer_every_seconds=15)
+    service = DetectorService(settings, source=SimulatedSource(CATALOG, 3, lambda: []), dependencies=EDGES, clock=Clock(NOW), infer_every_seconds=15)
     service.fit_cycle()
     services = {s for names in service.model.services_.values() for s in names}
     assert services == {s for s in CATALOG.service_names if in_shard(s, 1, 2)}
@@ -129,7 +129,7 @@ def test_settings_reject_a_bad_shard_and_read_the_environment() -> None:
 
 
 def test_incident_records_are_read_from_a_log_with_early_stops_and_a_torn_line(tmp_path) -> None:
-    from detector._sources import read_incident_log
+    from sources._records import read_incident_log
 
     inc = {"id": "a", "kind": "cpu_hog", "service": "payments", "start_seconds": 100.0, "duration_seconds": 300.0}
     lines = [
@@ -171,7 +171,7 @@ def test_points_whose_rate_windows_are_incomplete_are_not_scored() -> None:
 
 
 def test_an_incident_is_kept_out_of_the_baselines_of_every_service_it_reaches() -> None:
-    from detector._service import neighbourhood
+    from model._fleet import neighbourhood
 
     assert set(neighbourhood(EDGES, "database")) == {"database", *CATALOG.upstream("database")}
     assert set(neighbourhood(EDGES, "checkout")) == {"checkout", "frontend", "payments", "inventory", "database"}
@@ -180,7 +180,7 @@ def test_an_incident_is_kept_out_of_the_baselines_of_every_service_it_reaches() 
 
 def test_an_outage_in_the_history_does_not_blind_its_callers_error_baselines() -> None:
     """A database outage a day ago also filled catalog's errors; left in, it widens catalog's band."""
-    from detector._sources import IncidentRecord
+    from sources._records import IncidentRecord
 
     past = sim.make_incident(CATALOG, id="p", kind="dependency_outage", service="database", duration_seconds=600, now=NOW - 86400)
     burst = sim.make_incident(CATALOG, id="b", kind="error_burst", service="catalog", duration_seconds=600, now=NOW - 120)

@@ -11,8 +11,9 @@ from typing import Any, Callable, Iterator, Sequence
 import httpx
 import pytest
 
-from aiops import _prometheus as prom
-from aiops._procs import Child, free_port, http_ok, spawn, wait_until
+from plumbing import binaries as prom
+from plumbing import monitoring as mon
+from plumbing.procs import Child, free_port, http_ok, spawn, wait_until
 
 #: Seed of the fleet in the integration tests (any fixed seed).
 SEED = 7
@@ -117,7 +118,7 @@ def stack(prometheus_bin: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         for path in history.metrics_paths:
             prom.create_blocks_from_openmetrics(path, data)
         config = root / "prometheus.yml"
-        config.write_text(prom.render_config({prom.COLLECTOR_JOB: [running.target]}, scrape_interval_seconds=1))
+        config.write_text(mon.render_config({mon.COLLECTOR_JOB: [running.target]}, scrape_interval_seconds=1))
         live_start = time.time()
         server = prom.start_prometheus(config, storage_dir=data, retention="30d", log_path=root / "prometheus.log")
         yield Stack(running, server, PromAPI(server.url), history.start_seconds, history.end_seconds, live_start)

@@ -8,7 +8,8 @@ import httpx
 import pytest
 import yaml
 
-from aiops import _prometheus as prom
+from plumbing import binaries as prom
+from plumbing import monitoring as mon
 
 pytestmark = pytest.mark.integration
 
@@ -18,7 +19,7 @@ def test_alertmanager_starts_with_the_project_config_and_clustering_off(alertman
         status = httpx.get(f"{am.url}/api/v2/status", timeout=10).json()
         assert status["cluster"]["status"] == "disabled"
         loaded = yaml.safe_load(status["config"]["original"])
-        ours = yaml.safe_load(prom.ALERTMANAGER_CONFIG.read_text())
+        ours = yaml.safe_load(mon.alertmanager_config().read_text())
         assert loaded["route"]["receiver"] == ours["route"]["receiver"]
         assert loaded["route"]["group_by"] == ours["route"]["group_by"]
         child = am.child

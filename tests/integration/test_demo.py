@@ -17,7 +17,7 @@ import httpx
 import psutil
 import pytest
 
-from aiops._procs import free_port
+from plumbing.procs import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -16,11 +16,12 @@ from typing import Iterator
 import httpx
 import pytest
 
-from aiops import _prometheus as prom
-from aiops._procs import Child, free_port, http_ok, spawn, wait_until
-from detector import load_signals
+from plumbing import binaries as prom
+from plumbing import monitoring as mon
+from plumbing.procs import Child, free_port, http_ok, spawn, wait_until
+from model import load_signals
 
-from .conftest import PromAPI, RunningCollector, start_collector
+from tests.integration.conftest import PromAPI, RunningCollector, start_collector
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +78,7 @@ def loop(prometheus_bin: str, alertmanager_bin: str, tmp_path_factory: pytest.Te
         wait_until(lambda: http_ok(f"{responder_url}/healthz"), child=responder, timeout_seconds=60)
 
         am_config = root / "alertmanager.yml"
-        am_config.write_text(prom.render_alertmanager_config(f"{responder_url}/alertmanager", group_wait_seconds=1, group_interval_seconds=1))
+        am_config.write_text(mon.render_alertmanager_config(f"{responder_url}/alertmanager", group_wait_seconds=1, group_interval_seconds=1))
         alertmanager = prom.start_alertmanager(am_config, storage_dir=root / "alertmanager-data", log_path=root / "alertmanager.log")
         children.append(alertmanager)
 
@@ -86,8 +87,8 @@ def loop(prometheus_bin: str, alertmanager_bin: str, tmp_path_factory: pytest.Te
         prom_port = free_port()
         prometheus_config = root / "prometheus.yml"
         prometheus_config.write_text(
-            prom.render_config(
-                {prom.COLLECTOR_JOB: [collector.target], prom.DETECTOR_JOB: [f"127.0.0.1:{detector_port}"]},
+            mon.render_config(
+                {mon.COLLECTOR_JOB: [collector.target], mon.DETECTOR_JOB: [f"127.0.0.1:{detector_port}"]},
                 scrape_interval_seconds=SCRAPE_SECONDS,
                 alertmanagers=[f"127.0.0.1:{alertmanager.port}"],
             )
@@ -168,7 +169,7 @@ def test_the_detector_serves_every_output_metric(loop: Loop) -> None:
     ):
         assert f"# TYPE {name.removesuffix('_total')}" in text, name
     assert 'aiops_detector_expected_value{service="checkout",signal="latency"}' in text
-    up = loop.api.poll("Prometheus scrapes the detector", lambda: loop.api.scalar(f'up{{job="{prom.DETECTOR_JOB}"}}') == 1)
+    up = loop.api.poll("Prometheus scrapes the detector", lambda: loop.api.scalar(f'up{{job="{mon.DETECTOR_JOB}"}}') == 1)
     assert up
     assert loop.api.scalar("aiops_detector_warmup_ratio") == 1.0
 

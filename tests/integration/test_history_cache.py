@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from aiops._history import ensure_history
-from aiops._prometheus import block_time_range_seconds
+from plumbing.binaries import block_time_range_seconds
 
 pytestmark = pytest.mark.integration
 

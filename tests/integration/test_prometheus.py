@@ -7,9 +7,10 @@ import time
 import httpx
 import pytest
 
-from aiops import _prometheus as prom
+from plumbing import binaries as prom
+from plumbing import monitoring as mon
 
-from .conftest import HISTORY_HOURS, Stack
+from tests.integration.conftest import HISTORY_HOURS, Stack
 
 pytestmark = pytest.mark.integration
 
@@ -17,7 +18,7 @@ CPU = 'avg by (service) (aiops_cpu_utilization_ratio{{service="{service}"}})'
 
 
 def test_prometheus_scrapes_the_collector(stack: Stack) -> None:
-    up = stack.api.poll("up == 1 for the collector", lambda: stack.api.scalar(f'up{{job="{prom.COLLECTOR_JOB}"}}') == 1)
+    up = stack.api.poll("up == 1 for the collector", lambda: stack.api.scalar(f'up{{job="{mon.COLLECTOR_JOB}"}}') == 1)
     assert up
     series = stack.api.query('count by (service) (aiops_cpu_utilization_ratio{job="aiops-collector"})')
     assert {s["metric"]["service"] for s in series} >= {"frontend", "checkout", "payments"}
@@ -26,7 +27,7 @@ def test_prometheus_scrapes_the_collector(stack: Stack) -> None:
 def test_live_samples_carry_the_scrape_labels(stack: Stack) -> None:
     stack.api.poll("a live sample", lambda: stack.api.query("aiops_cpu_utilization_ratio"))
     labels = stack.api.query("aiops_cpu_utilization_ratio")[0]["metric"]
-    assert labels["job"] == prom.COLLECTOR_JOB and labels["instance"] == stack.collector.target
+    assert labels["job"] == mon.COLLECTOR_JOB and labels["instance"] == stack.collector.target
     assert {"service", "pod"} <= set(labels)
 
 

@@ -1,0 +1,411 @@
+"""The collector's commands: ``aiops collector``, ``incident``, ``scenario``, ``backfill`` and ``docs``.
+
+Start-up: like every module in :mod:`aiops.commands`, this one imports only the standard
+library and light :mod:`plumbing` modules at its top; each handler imports the packages
+it runs (numpy, FastAPI ...) when it is called, so ``aiops --help`` stays quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from plumbing.durations import duration_arg
+from plumbing.errors import UsageError
+
+__all__ = ["register"]
+
+#: Environment variable with the URL of the collector the client commands talk to.
+URL_ENV = "AIOPS_COLLECTOR_URL"
+
+
+# -- argument types ----------------------------------------------------------------
+
+
+def _end_time(text: str) -> float:
+    """``now``, seconds since the epoch, or an ISO 8601 time (UTC unless it says otherwise)."""
+    if text == "now":
+        return time.time()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        d = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time: {text!r} (use now, epoch seconds or 2025-01-31T12:00:00Z)") from None
+    return (d if d.tzinfo else d.replace(tzinfo=timezone.utc)).timestamp()
+
+
+def _settings(**overrides: Any) -> Any:
+    from collector import CollectorSettings
+
+    try:
+        return CollectorSettings.from_env(**overrides)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _default_url() -> str:
+    return os.environ.get(URL_ENV) or _settings().url
+
+
+def _add_url(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", help=f"the collector's URL (default: ${URL_ENV}, or http://AIOPS_HOST:AIOPS_PORT = http://127.0.0.1:8000)")
+
+
+def _client(args: argparse.Namespace) -> Any:
+    from collector import CollectorClient
+
+    return CollectorClient(args.url or _default_url())
+
+
+def _api(call: Callable[[], Any]) -> Any:
+    """Run a client call; unreachable collector or a refused request -> one clear line."""
+    from collector import APIError, CollectorUnreachable
+
+    try:
+        return call()
+    except CollectorUnreachable as exc:
+        raise UsageError(str(exc)) from None
+    except APIError as exc:
+        raise UsageError(exc.line()) from None
+
+
+def _hms(iso: str) -> str:
+    return iso[11:19] + "Z" if len(iso) >= 19 else iso
+
+
+def _span(seconds: float) -> str:
+    s = int(round(seconds))
+    if s >= 3600:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m{s % 60:02d}s" if s % 60 else f"{s // 60}m"
+    return f"{s}s"
+
+
+def _describe(inc: dict[str, Any]) -> str:
+    return (
+        f"incident {inc['id']}: {inc['kind']} on {inc['service']}, intensity {inc['intensity']:g}, "
+        f"{_span(inc['end_seconds'] - inc['start_seconds'])} from {_hms(inc['start'])} to {_hms(inc['end'])} ({inc['state']})"
+    )
+
+
+# -- aiops collector ---------------------------------------------------------------
+
+
+def _cmd_collector(args: argparse.Namespace) -> int:
+    from collector import create_app, serve
+    from plumbing.serving import PortInUse, bind, is_loopback
+
+    settings = _settings(
+        host=args.host,
+        port=args.port,
+        seed=args.seed,
+        log_path=args.log,
+        chaos_every_seconds=args.chaos_every,
+        chaos_duration_seconds=args.chaos_duration,
+        history_dir=args.continue_history,
+    )
+    if settings.port == 0:
+        raise UsageError("--port 0 is not allowed here: Prometheus needs to know the port")
+    try:
+        sock = bind(settings.host, settings.port, what="collector")
+    except PortInUse as exc:
+        raise UsageError(exc.strerror) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    if not is_loopback(settings.host):
+        print(
+            f"warning: listening on {settings.host}: the incident API has no authentication; "
+            "anyone who can reach this port can trigger and stop incidents",
+            file=sys.stderr,
+        )
+    chaos = (
+        f"one incident every {_span(settings.chaos_every_seconds)} for {_span(settings.chaos_duration_seconds)}"
+        if settings.chaos_enabled
+        else "off"
+    )
+    print(
+        f"collector on {settings.url}: metrics {settings.url}/metrics, API docs {settings.url}/docs\n"
+        f"  seed {settings.seed}, incident log {settings.log_path}, chaos {chaos}; Ctrl-C stops",
+        flush=True,
+    )
+    from collector import HistoryError
+
+    try:
+        app = create_app(settings)
+    except HistoryError as exc:
+        sock.close()
+        raise UsageError(f"--continue-history: {exc}") from None
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot open the incident log {settings.log_path}: {exc.strerror or exc}") from None
+    serve(settings, sock=sock, app=app)
+    return 0
+
+
+# -- aiops incident ----------------------------------------------------------------
+
+
+def _cmd_trigger(args: argparse.Namespace) -> int:
+    with _client(args) as c:
+        inc = _api(
+            lambda: c.trigger(
+                kind=args.kind,
+                service=args.service,
+                intensity=args.intensity,
+                duration_seconds=args.duration,
+                delay_seconds=args.delay,
+                triggered_by="cli",
+            )
+        )
+    print(_describe(inc))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    with _client(args) as c:
+        incidents = _api(c.incidents)
+    if args.json:
+        print(json.dumps(incidents, indent=2))
+        return 0
+    if not incidents:
+        print("no incidents pending, active or recently ended")
+        return 0
+    rows = [("ID", "KIND", "SERVICE", "STATE", "INTENSITY", "START", "END", "BY")]
+    for i in incidents:
+        by = i["triggered_by"] + (f", stopped by {i['stopped_by']}" if i.get("stopped_by") else "")
+        rows.append((i["id"], i["kind"], i["service"], i["state"], f"{i['intensity']:g}", _hms(i["start"]), _hms(i["end"]), by))
+    widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def _cmd_stop(args: argparse.Namespace) -> int:
+    if bool(args.id) == bool(args.all):
+        raise UsageError("give an incident ID or --all")
+    with _client(args) as c:
+        if args.all:
+            out = _api(lambda: c.stop_all(by="cli"))
+            for inc in out["stopped"]:
+                print(f"stopped {_describe(inc)}")
+            print(f"stopped {len(out['stopped'])} incident(s); chaos schedule paused" + ("" if out["chaos"]["enabled"] else " (it was off)"))
+        else:
+            print(f"stopped {_describe(_api(lambda: c.stop(args.id, by='cli')))}")
+    return 0
+
+
+# -- aiops scenario ----------------------------------------------------------------
+
+
+def _load_scenario(path: str) -> Any:
+    from simulator import ScenarioError, load_catalog, load_scenario
+
+    try:
+        return load_scenario(path, load_catalog())
+    except ScenarioError as exc:
+        for p in exc.problems:
+            print(f"{exc.source}: {p}", file=sys.stderr)
+        raise UsageError(f"{exc.source}: {len(exc.problems)} problem(s)") from None
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    s = _load_scenario(args.file)
+    print(f"{args.file}: ok, {len(s.steps)} incident(s) over {_span(s.length_seconds)} ({s.name})")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    s = _load_scenario(args.file)
+    failed = 0
+    with _client(args) as c:
+        _api(c.health)
+        print(f"scenario {s.name}: {len(s.steps)} incident(s) over {_span(s.length_seconds)}, posted to {c.url}")
+        for step in s.steps:
+            when = f"+{_span(step.at_seconds)}".ljust(8)
+            try:
+                inc = _api(
+                    lambda: c.trigger(
+                        kind=step.kind,
+                        service=step.service,
+                        intensity=step.intensity,
+                        duration_seconds=step.duration_seconds,
+                        delay_seconds=step.at_seconds,
+                        triggered_by="scenario",
+                    )
+                )
+            except UsageError as exc:
+                failed += 1
+                print(f"{when} {step.kind} on {step.service}: refused: {exc}")
+                continue
+            print(f"{when} {_describe(inc)}")
+    if failed:
+        raise UsageError(f"{failed} of {len(s.steps)} incident(s) refused; `aiops incident stop --all` ends the rest")
+    print("stop it early with `aiops incident stop --all`")
+    return 0
+
+
+# -- aiops backfill ----------------------------------------------------------------
+
+
+def _cmd_backfill(args: argparse.Namespace) -> int:
+    from collector import backfill
+
+    settings = _settings()
+    seed = settings.seed if args.seed is None else args.seed
+    instance = args.instance or f"{settings.host}:{settings.port}"
+    tty = sys.stderr.isatty()
+    last = [-1]
+
+    def progress(share: float) -> None:
+        pct = int(share * 100)
+        if pct != last[0] and (tty or pct % 25 == 0):
+            last[0] = pct
+            print(f"\rbackfill: writing {pct:3d}%" if tty else f"backfill: writing {pct}%", end="" if tty else "\n", file=sys.stderr, flush=True)
+
+    try:
+        r = backfill(
+            args.out,
+            days=args.days,
+            step_seconds=args.step,
+            seed=seed,
+            incidents_per_day=args.incidents_per_day,
+            job=args.job,
+            instance=instance,
+            end_seconds=args.end,
+            split_seconds=args.split,
+            progress=progress,
+        )
+    except (ValueError, OSError) as exc:
+        raise UsageError(str(exc)) from None
+    if tty:
+        print(file=sys.stderr)
+    start = datetime.fromtimestamp(r.start_seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+    end = datetime.fromtimestamp(r.end_seconds, tz=timezone.utc).strftime("%Y-%m-%d %H:%M")
+    files = r.metrics_paths
+    shown = str(files[0]) if len(files) == 1 else f"{files[0].parent}/history-*.om ({len(files)} files, one per {_span(args.split)} window)"
+    print(
+        f"wrote {r.samples:,} samples ({r.series} series x {r.timestamps:,} times, {start} to {end} UTC, "
+        f"{r.bytes / 1e6:.0f} MB) and {r.incidents} incidents in {r.elapsed_seconds:.1f}s:\n"
+        f"  {shown}\n  {r.incidents_path}\n  {r.manifest_path}\n"
+        f"load with: for f in {files[0].parent}/history*.om; do promtool tsdb create-blocks-from openmetrics \"$f\" DATA_DIR; done"
+    )
+    return 0
+
+
+# -- aiops docs --------------------------------------------------------------------
+
+
+def _cmd_docs_incidents(args: argparse.Namespace) -> int:
+    from collector import DOC_PATH, incidents_markdown
+
+    text = incidents_markdown()
+    path = Path(args.out) if args.out else DOC_PATH
+    if args.check:
+        current = path.read_text() if path.exists() else None
+        if current != text:
+            raise UsageError(f"{path} is out of date with the catalog; run `aiops docs incidents`")
+        print(f"{path} is up to date")
+        return 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"wrote {path}")
+    return 0
+
+
+# -- registration ------------------------------------------------------------------
+
+
+def register(subparsers: Any) -> None:
+    """Add the collector's commands to the ``aiops`` parser."""
+    p = subparsers.add_parser(
+        "collector",
+        help="serve the simulated fleet's /metrics and the incident API",
+        description="Serve the simulated fleet's metrics on /metrics and the incident API. "
+        "Options override the AIOPS_* environment variables (see the README).",
+    )
+    p.add_argument("--host", help="interface to listen on (default 127.0.0.1; others expose an API without authentication)")
+    p.add_argument("--port", type=int, help="TCP port (default 8000)")
+    p.add_argument("--seed", type=int, help="seed of the fleet and the chaos schedule (default 0)")
+    p.add_argument("--log", type=Path, help="incident log, JSON lines (default .aiops/incidents.jsonl)")
+    p.add_argument("--chaos-every", type=duration_arg, metavar="DURATION", help="start one random incident this often, e.g. 15m (default: off)")
+    p.add_argument("--chaos-duration", type=duration_arg, metavar="DURATION", help="how long each chaos incident lasts (default 2m)")
+    p.add_argument(
+        "--continue-history", type=Path, metavar="DIR",
+        help="a backfill's output directory: continue its counters (same --seed) so history and live data join without a reset",
+    )
+    p.set_defaults(func=_cmd_collector)
+
+    inc = subparsers.add_parser("incident", help="trigger, list and stop incidents on a running collector")
+    isub = inc.add_subparsers(dest="incident_command", metavar="ACTION")
+    isub.required = True
+    t = isub.add_parser("trigger", help="start an incident (see docs/incidents.md for kinds)")
+    t.add_argument("kind", help="incident kind, e.g. cpu_hog")
+    t.add_argument("--service", required=True, help="affected service, e.g. checkout")
+    t.add_argument("--intensity", type=float, help="strength (default: the kind's default)")
+    t.add_argument("--duration", type=duration_arg, metavar="DURATION", help="how long it lasts, e.g. 5m (default 5m)")
+    t.add_argument("--delay", type=duration_arg, metavar="DURATION", help="start after this long, e.g. 30s")
+    _add_url(t)
+    t.set_defaults(func=_cmd_trigger)
+    ls = isub.add_parser("list", help="pending, active and recently ended incidents")
+    ls.add_argument("--json", action="store_true", help="print the API's JSON")
+    _add_url(ls)
+    ls.set_defaults(func=_cmd_list)
+    st = isub.add_parser("stop", help="end one incident early, or all of them (which also pauses chaos)")
+    st.add_argument("id", nargs="?", help="incident ID (see `aiops incident list`)")
+    st.add_argument("--all", action="store_true", help="end every incident and pause the chaos schedule")
+    _add_url(st)
+    st.set_defaults(func=_cmd_stop)
+
+    sc = subparsers.add_parser("scenario", help="validate or run a scripted timeline of incidents")
+    ssub = sc.add_subparsers(dest="scenario_command", metavar="ACTION")
+    ssub.required = True
+    v = ssub.add_parser("validate", help="check a scenario file and list every problem")
+    v.add_argument("file")
+    v.set_defaults(func=_cmd_validate)
+    r = ssub.add_parser("run", help="post every incident of a scenario to a running collector, delayed as scripted")
+    r.add_argument("file")
+    _add_url(r)
+    r.set_defaults(func=_cmd_run)
+
+    b = subparsers.add_parser(
+        "backfill",
+        help="write past days of metrics as OpenMetrics text for promtool, plus their incidents",
+        description="Write DIR/history-*.om, one file per two-hour window (load each with "
+        "`promtool tsdb create-blocks-from openmetrics FILE DATA_DIR`), "
+        "DIR/incidents.jsonl (ground truth, the incident log's format) and DIR/manifest.json.",
+    )
+    b.add_argument("--days", type=float, required=True, help="days of history")
+    b.add_argument("--step", type=duration_arg, default=60.0, metavar="DURATION", help="time between samples (default 60s)")
+    b.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
+    b.add_argument("--seed", type=int, help="fleet seed (default: AIOPS_SEED or 0; use the live collector's)")
+    b.add_argument("--incidents-per-day", type=float, default=2.0, metavar="K", help="random incidents per day (default 2)")
+    b.add_argument("--job", default="aiops-collector", help="job label, as Prometheus sets it on the live scrape")
+    b.add_argument("--instance", help="instance label (default: AIOPS_HOST:AIOPS_PORT = 127.0.0.1:8000)")
+    b.add_argument("--end", type=_end_time, default="now", help="end of the history: now (default), epoch seconds or ISO time")
+    b.add_argument(
+        "--split",
+        type=duration_arg,
+        default=7200.0,
+        metavar="DURATION",
+        help="one file per window this long (default 2h, promtool's block length: loads fastest); 0: one history.om",
+    )
+    b.set_defaults(func=_cmd_backfill)
+
+    d = subparsers.add_parser("docs", help="generate documentation from the catalog")
+    dsub = d.add_subparsers(dest="docs_command", metavar="DOC")
+    dsub.required = True
+    di = dsub.add_parser("incidents", help="write the incident reference (docs/incidents.md) from simulator/catalog.yaml")
+    di.add_argument("--check", action="store_true", help="only check that the file is up to date (exit 2 if not)")
+    di.add_argument("--out", help="where to write (default docs/incidents.md)")
+    di.set_defaults(func=_cmd_docs_incidents)

@@ -1,0 +1,97 @@
+"""``aiops detect``: the scheduled detector on Prometheus, serving its metrics and JSON API.
+
+Start-up: the handler imports the detector when it runs (see :mod:`aiops.commands.collector`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from typing import Any
+
+from plumbing.durations import duration_arg
+from plumbing.errors import UsageError
+
+__all__ = ["register"]
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        i, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard takes i/n, e.g. 0/2, not {text!r}") from None
+    return i, n
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser(
+        "detect",
+        help="run the detector on Prometheus (scheduled fit and inference, /metrics on :8001)",
+        description="Fit interpretable baselines on the fleet's history in Prometheus, score the newest points "
+        "on the scrape interval, explain and correlate the flags, and serve the results as metrics and JSON.",
+    )
+    p.add_argument("--prometheus-url", help="Prometheus to read (default http://127.0.0.1:9090)")
+    p.add_argument("--collector-url", help="collector for the dependency graph and incident records (default http://127.0.0.1:8000)")
+    p.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port of /metrics and the JSON API (default 8001)")
+    p.add_argument("--shard", type=_shard, help="this replica's share i/n of the services (split by a hash of the service name)")
+    p.add_argument("--infer-every", type=duration_arg, help="inference period (default: the scrape interval in monitoring/prometheus.yml)")
+    p.add_argument("--fit-every", type=duration_arg, help="refit period (default 10m)")
+    p.add_argument("--min-history", type=duration_arg, help="history needed before flagging (default 2d)")
+    p.add_argument("--incident-records", type=Path, help="a backfill's incidents.jsonl: past incidents to keep out of the baselines")
+    p.set_defaults(func=run_detect)
+
+
+def build_settings(args: argparse.Namespace) -> Any:
+    """The :class:`detector.DetectorSettings` of the options over the environment over the defaults."""
+    from detector import DetectorSettings
+
+    shard = args.shard or (None, None)
+    try:
+        return DetectorSettings.from_env(
+            prometheus_url=args.prometheus_url,
+            collector_url=args.collector_url,
+            host=args.host,
+            port=args.port,
+            infer_every_seconds=args.infer_every,
+            fit_every_seconds=args.fit_every,
+            min_history_seconds=args.min_history,
+            shard_index=shard[0],
+            shard_count=shard[1],
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def run_detect(args: argparse.Namespace) -> int:
+    from detector import build_service, create_app
+    from plumbing.serving import PortInUse, bind, is_loopback, serve_forever
+
+    settings = build_settings(args)
+    if args.incident_records is not None and not args.incident_records.is_file():
+        raise UsageError(f"--incident-records: no such file {args.incident_records}")
+    try:
+        sock = bind(settings.host, settings.port, what="detector")
+    except PortInUse as exc:
+        raise UsageError(exc.strerror or str(exc)) from None
+    if not is_loopback(settings.host):
+        print(f"warning: listening on {settings.host}: the detector's API has no authentication", file=sys.stderr)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    for noisy in ("apscheduler", "httpx"):  # a line per job run and per query would bury the detector's own
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    service = build_service(settings, incident_records=args.incident_records)
+    app = create_app(service)
+    service.start()
+    print(
+        f"detector on http://{settings.host}:{sock.getsockname()[1]} (metrics, /api/anomalies, /api/incidents/detected) "
+        f"reading {settings.prometheus_url} every {service.infer_every_seconds:g} s, shard {settings.shard_index}/{settings.shard_count}",
+        flush=True,
+    )
+    try:
+        serve_forever(app, sock)
+    finally:
+        service.stop()
+    return 0

@@ -1,0 +1,91 @@
+"""``aiops evaluate nab``: score a streaming detector on NAB-format data with NAB's rules.
+
+:func:`register_nab` adds the ``nab`` sub-command to the ``evaluate`` sub-parsers that
+``aiops.commands.evaluate`` owns; the handler prints JSON or a markdown table on stdout and its
+progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Mapping
+
+from plumbing.errors import UsageError
+
+__all__ = ["NAB_DETECTORS", "register_nab", "render_markdown", "run_nab"]
+
+#: The streaming detectors NAB can run (``model``'s streaming ``DETECTOR_NAMES``; a test keeps
+#: the two equal, and the parser does not import the model, so that ``--help`` is quick).
+NAB_DETECTORS: tuple[str, ...] = ("linear", "zscore")
+
+
+def register_nab(evaluate_subparsers: Any) -> None:
+    """Add ``nab`` to the sub-parsers of ``aiops evaluate``."""
+    parser = evaluate_subparsers.add_parser(
+        "nab",
+        help="score a detector on NAB-format data with NAB's rules",
+        description=(
+            "Run a detector streaming (no lookahead, one configuration for every file) over NAB CSVs, "
+            "score it with NAB's standard, reward_low_FP_rate and reward_low_FN_rate profiles at its own "
+            "threshold (0.5 after s/(1+s)) and at the corpus-optimised one, and write NAB "
+            "results CSVs and one plot per file."
+        ),
+    )
+    parser.add_argument("data_dir", help="NAB data folder (holds <category>/<file>.csv)")
+    parser.add_argument("--windows", required=True, help="NAB windows JSON, e.g. labels/combined_windows.json")
+    parser.add_argument(
+        "--results-dir",
+        default=None,
+        help="where <detector>/<category>/<detector>_<file>.csv and .png go (default: ~/.local/share/aiops/nab)",
+    )
+    parser.add_argument("--detector", choices=NAB_DETECTORS, default="linear", help="detector to score (default: linear)")
+    parser.add_argument("--format", choices=("json", "markdown"), default="markdown", help="output format")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG per file")
+    parser.set_defaults(func=run_nab)
+
+
+def _progress(done: int, total: int, what: str) -> None:
+    print(f"nab: {done}/{total} {what}", file=sys.stderr, flush=True)
+
+
+def run_nab(args: argparse.Namespace) -> int:
+    """Handler of ``aiops evaluate nab``."""
+    from evaluation import OWN_THRESHOLD, NabInputError, evaluate_nab
+    from model import make_streaming_detector as make_detector
+
+    try:
+        report = evaluate_nab(
+            args.data_dir,
+            args.windows,
+            detector=make_detector(args.detector),
+            results_dir=args.results_dir,
+            plots=not args.no_plots,
+            progress=_progress,
+        )
+    except NabInputError as exc:
+        raise UsageError(str(exc)) from None
+    if args.format == "json":
+        print(json.dumps(report, indent=2))
+    else:
+        print(render_markdown(report))
+    return 0
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """The report as a short markdown table, one row per NAB profile."""
+    lines = [
+        f"NAB scores of `{report['detector']}` on {report['files']} files, {report['windows']} windows "
+        f"(0 = never fires, 100 = perfect)",
+        "",
+        "| profile | score (corpus-optimised threshold) | threshold | score (own threshold "
+        f"{report['own_threshold']}) |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, score in report["scores"].items():
+        lines.append(
+            f"| {name} | {score:.2f} | {report['thresholds'][name]:.4f} | {report['scores_own_threshold'][name]:.2f} |"
+        )
+    lines += ["", f"Results: {report['results_dir']}"]
+    return "\n".join(lines)

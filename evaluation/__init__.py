@@ -1,0 +1,60 @@
+"""One evaluation for the whole kit: the offline suite, NAB, the benchmark and the live scoreboard share its rules.
+
+It uses the detector's model (:mod:`model`) and the simulator, never the live service, so
+``aiops evaluate``, the demo's scoreboard and the training gate match detections to
+incidents the same way (:mod:`evaluation._matching`).
+
+- the labelled fleet suite: :func:`make_suite` (:class:`SuiteSettings`, :class:`Suite`),
+  computed as Prometheus computes the signals' PromQL (the emulator: :func:`fleet_frame`,
+  :class:`SimulatedSource`);
+- the runner: :func:`evaluate_suite`, :func:`run_detector`, :func:`make_detector`
+  (:data:`DETECTOR_NAMES`), :class:`EvaluationSettings`;
+- grouping and matching: :func:`group_flags`, :func:`match`, :func:`summarize`, with
+  :data:`JOIN_WINDOW_SECONDS`, :data:`CLOSE_AFTER_SECONDS`, :data:`GRACE_SECONDS`;
+- the live scoreboard: :class:`Scoreboard`, :class:`Score`;
+- NAB: :func:`evaluate_nab` (running and scoring, :mod:`evaluation._nab_score`);
+- the benchmark: :func:`run_bench` (:class:`BenchSettings`).
+
+Errors::
+
+    ValueError
+     └── NabInputError    a NAB file or the windows file cannot be read
+"""
+
+from ._bench import BenchSettings, run_bench
+from ._matching import CLOSE_AFTER_SECONDS, GRACE_SECONDS, JOIN_WINDOW_SECONDS, Flag, FlagGroup, Matching, group_flags, match, summarize
+from ._nab import OWN_THRESHOLD, NabInputError, evaluate_nab
+from ._promql import OfflineSettings, SimulatedSource, fleet_frame, ground_truth_frame
+from ._runner import DETECTOR_NAMES, EvaluationSettings, evaluate_suite, make_detector, run_detector
+from ._scoreboard import Score, Scoreboard
+from ._suite import Suite, SuiteSettings, make_suite
+
+__all__ = [
+    "CLOSE_AFTER_SECONDS",
+    "DETECTOR_NAMES",
+    "GRACE_SECONDS",
+    "JOIN_WINDOW_SECONDS",
+    "OWN_THRESHOLD",
+    "BenchSettings",
+    "EvaluationSettings",
+    "Flag",
+    "FlagGroup",
+    "Matching",
+    "NabInputError",
+    "OfflineSettings",
+    "Score",
+    "Scoreboard",
+    "SimulatedSource",
+    "Suite",
+    "SuiteSettings",
+    "evaluate_nab",
+    "evaluate_suite",
+    "fleet_frame",
+    "ground_truth_frame",
+    "group_flags",
+    "make_detector",
+    "make_suite",
+    "match",
+    "run_bench",
+    "summarize",
+]

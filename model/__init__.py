@@ -1,0 +1,76 @@
+"""The detector's model: batched interpretable linear baselines, calibrated scores, explanations.
+
+No I/O and no clock: everything here takes its data and its time as arguments. The
+detector service (the AIOps loop), the evaluation and the training pipeline all use it.
+
+Public surface:
+
+- :class:`LinearBaseline` -- scikit-learn-style estimator over many series at once:
+  ``fit(times, y (T, S), context (T, S, C), exclude=...)``, ``predict``,
+  ``decision_function`` (anomaly_score, ``>= 1`` anomalous), ``detect`` (expected, band,
+  score), ``decompose`` (each term's contribution);
+- scoring functions: :func:`robust_scale`, :func:`calibrate_threshold`,
+  :func:`anomaly_score`, :func:`bands`, :func:`debounce`;
+- :func:`cap_exclusions` -- the capped union of exclusion masks the self-cleaning fit uses;
+- :class:`FleetModel` -- the frame-level detector: one batched baseline per signal declared
+  in ``signals.yaml`` (:func:`load_signals` -> :class:`SignalSet`), ``fit`` / ``detect`` /
+  ``score`` / ``flags`` / ``explain`` on the wide ``(service, signal)`` frame;
+- explanations: :func:`explain_points`, :func:`render_sentence`, :func:`format_value`;
+- correlation: :class:`Correlator` groups anomalies into detected incidents (:class:`DetectedIncident`);
+- comparison baselines: :class:`StaticThreshold`, :class:`RollingZScore`; streaming
+  detectors for single series (:func:`make_streaming_detector`).
+
+Errors::
+
+    ValueError
+     └── SignalsError     signals.yaml is malformed
+    sklearn.exceptions.NotFittedError   scoring before fit
+"""
+
+from ._baselines import RollingZScore, StaticThreshold
+from ._correlate import CLOSE_AFTER_SECONDS, JOIN_WINDOW_SECONDS, Anomaly, Correlator, DetectedIncident
+from ._explain import explain_points, format_value, render_sentence, render_sentences
+from ._linear import Decomposition, Detection, LinearBaseline, as_epoch_seconds, cap_exclusions
+from ._scoring import DIRECTIONS, anomaly_score, bands, calibrate_threshold, debounce, robust_scale
+from ._fleet import Explanation, FleetDetector, FleetModel, neighbourhood
+from ._signals import SIGNALS_PATH, SignalSet, SignalSpec, SignalsError, load_signals, parse_signals
+from ._streaming import StreamingDetector, StreamResult
+from ._streaming import make_detector as make_streaming_detector
+
+__all__ = [
+    "CLOSE_AFTER_SECONDS",
+    "JOIN_WINDOW_SECONDS",
+    "DIRECTIONS",
+    "SIGNALS_PATH",
+    "Anomaly",
+    "Correlator",
+    "Decomposition",
+    "DetectedIncident",
+    "Detection",
+    "Explanation",
+    "FleetDetector",
+    "FleetModel",
+    "LinearBaseline",
+    "RollingZScore",
+    "SignalSet",
+    "SignalSpec",
+    "SignalsError",
+    "StaticThreshold",
+    "StreamResult",
+    "StreamingDetector",
+    "anomaly_score",
+    "as_epoch_seconds",
+    "bands",
+    "calibrate_threshold",
+    "cap_exclusions",
+    "debounce",
+    "explain_points",
+    "format_value",
+    "load_signals",
+    "neighbourhood",
+    "make_streaming_detector",
+    "parse_signals",
+    "render_sentence",
+    "render_sentences",
+    "robust_scale",
+]

@@ -1,0 +1,329 @@
+"""The frame-level detector: one batched :class:`LinearBaseline` per signal across the fleet.
+
+:class:`FleetModel` takes the kit's wide frame -- a UTC ``DatetimeIndex`` named
+``timestamp`` and ``(service, signal)`` columns -- and
+
+- ``fit(frame, incidents=..., flagged=...)`` fits every declared signal of every service,
+  leaving out ended incidents and earlier flags (capped, see ``self_cleaning``);
+- ``detect(frame)`` returns tidy rows ``timestamp, service, signal, value, expected,
+  lower, upper, anomaly_score, anomalous`` (``anomalous`` is the debounced flag);
+- ``score(frame)`` returns the raw ``anomaly_score`` as a wide frame;
+- ``explain(frame)`` returns the numbers and a sentence for each flagged point.
+
+Only the columns declared in the signals file are read: anything else in the frame (for
+example incident ground truth) never reaches the model. :class:`FleetDetector` is the
+protocol every fleet-level detector follows (this one and the comparison baselines).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Protocol, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import NotFittedError
+
+from ._explain import explain_points, render_sentences
+from ._linear import LinearBaseline, as_epoch_seconds, cap_exclusions
+from ._scoring import debounce
+from ._signals import SignalSet, SignalSpec, load_signals
+
+__all__ = ["Explanation", "FleetDetector", "FleetModel", "neighbourhood"]
+
+
+class FleetDetector(Protocol):
+    """What every fleet-level detector offers: fit on the past, score a frame (``>= 1`` anomalous).
+
+    ``incidents`` are the incident records an ops team had at ``fit_time`` (only ended ones
+    count), ``flagged`` the detector's own earlier flags; a detector may use them to clean
+    its baseline, or ignore them.
+    """
+
+    def fit(
+        self, frame: pd.DataFrame, *, incidents: Iterable[Any] = (), flagged: pd.DataFrame | None = None, fit_time: float | None = None
+    ) -> "FleetDetector": ...
+
+    def score(self, frame: pd.DataFrame) -> pd.DataFrame: ...
+
+
+def neighbourhood(edges: Sequence[tuple[str, str]], service: str) -> tuple[str, ...]:
+    """``service`` and every service joined to it through the ``(caller, callee)`` edges, up and down."""
+    out = [service]
+    for direction in (0, 1):
+        frontier = [service]
+        while frontier:
+            s = frontier.pop()
+            for edge in edges:
+                if edge[1 - direction] == s and edge[direction] not in out:
+                    out.append(edge[direction])
+                    frontier.append(edge[direction])
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """Explanations of flagged points: ``summary`` (one row each), ``terms`` (one row per term), ``sentences``.
+
+    ``summary`` columns: timestamp, service, signal, actual, expected, residual,
+    robust_sigma, residual_sigma, anomaly_score, baseline, sentence. ``terms`` columns:
+    point (row of ``summary``), timestamp, service, signal, term, is_context, value,
+    contribution. For every point ``baseline + sum(contribution) == expected``.
+    """
+
+    summary: pd.DataFrame
+    terms: pd.DataFrame = field(repr=False)
+
+    @property
+    def sentences(self) -> list[str]:
+        return list(self.summary["sentence"])
+
+
+def _incident_window(record: Any) -> tuple[str, float, float | None]:
+    """(service, start, end) in epoch seconds from a tuple or an incident-like object."""
+    if isinstance(record, (tuple, list)):
+        service, start, end = record
+    else:
+        service = record.service
+        start = getattr(record, "start_seconds", None)
+        start = record.start if start is None else start
+        end = getattr(record, "end_seconds", None)
+        end = getattr(record, "end", None) if end is None else end
+
+    def seconds(v: Any) -> float | None:
+        if v is None:
+            return None
+        if isinstance(v, (int, float, np.integer, np.floating)):
+            return float(v)
+        return float(as_epoch_seconds(pd.DatetimeIndex([pd.Timestamp(v)]))[0])
+
+    return str(service), float(seconds(start)), seconds(end)  # type: ignore[arg-type]
+
+
+class FleetModel:
+    """One batched linear baseline per declared signal, over every service of a wide frame.
+
+    Parameters
+    ----------
+    signals : the :class:`SignalSet` (default: :func:`load_signals`).
+    dependencies : the fleet's dependency graph as ``(caller, callee)`` edges. An ended
+        incident is left out of the baselines of its service and of every service joined to
+        it through the graph, up and down (an outage shows in its callers' errors, a surge
+        in its callees' load). Without edges, its own service only.
+    """
+
+    def __init__(self, signals: SignalSet | None = None, *, dependencies: Sequence[tuple[str, str]] = ()) -> None:
+        self.signals = signals
+        self.dependencies = dependencies
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _check_frame(frame: pd.DataFrame) -> None:
+        if not isinstance(frame.index, pd.DatetimeIndex) or frame.index.tz is None:
+            raise ValueError("frame needs a tz-aware DatetimeIndex (UTC)")
+        if not isinstance(frame.columns, pd.MultiIndex) or frame.columns.nlevels != 2:
+            raise ValueError("frame needs (service, signal) MultiIndex columns")
+
+    def _signal_set(self) -> SignalSet:
+        return self.signals if self.signals is not None else load_signals()
+
+    @staticmethod
+    def _arrays(frame: pd.DataFrame, services: Sequence[str], spec: SignalSpec) -> tuple[np.ndarray, np.ndarray]:
+        """``y`` (T, S) and ``context`` (T, S, C), both series-major (no copies in the model)."""
+        T = len(frame.index)
+        cols = pd.MultiIndex.from_tuples([(s, spec.name) for s in services])
+        y = np.empty((len(services), T))
+        y[:] = frame.reindex(columns=cols).to_numpy(dtype=np.float64).T
+        ctx = np.empty((len(spec.context), len(services), T))
+        for j, c in enumerate(spec.context):
+            ccols = pd.MultiIndex.from_tuples([(s, c) for s in services])
+            ctx[j] = frame.reindex(columns=ccols).to_numpy(dtype=np.float64).T
+        return y.T, ctx.T
+
+    def _model(self, spec: SignalSpec, sigset: SignalSet) -> LinearBaseline:
+        return LinearBaseline(
+            daily_order=spec.daily_order,
+            weekly_order=spec.weekly_order,
+            trend=spec.trend,
+            context_names=spec.context,
+            direction=spec.direction,
+            min_deviation=spec.min_deviation,
+            z_floor=spec.z_floor,
+            calibration_quantile=spec.calibration_quantile,
+            calibration_factor=spec.calibration_factor,
+            max_excluded_share=sigset.max_excluded_share,
+            dtype=sigset.dtype,
+        )
+
+    def _incident_mask(self, frame: pd.DataFrame, services: Sequence[str], incidents: Iterable[Any], fit_time: float, margin: float) -> np.ndarray:
+        t = as_epoch_seconds(frame.index)
+        mask = np.zeros((len(t), len(services)), dtype=bool)
+        position = {s: i for i, s in enumerate(services)}
+        for record in incidents:
+            service, start, end = _incident_window(record)
+            if end is None or end > fit_time:  # still running at fit time: an ops team would not know its end
+                continue
+            affected = neighbourhood(self.dependencies, service)
+            rows = (t >= start) & (t < end + margin)
+            for s in affected:
+                if s in position:
+                    mask[rows, position[s]] = True
+        return mask
+
+    @staticmethod
+    def _wide_mask(mask: pd.DataFrame | None, frame: pd.DataFrame, services: Sequence[str], signal: str) -> np.ndarray | None:
+        if mask is None:
+            return None
+        cols = pd.MultiIndex.from_tuples([(s, signal) for s in services])
+        return mask.reindex(index=frame.index, columns=cols, fill_value=False).to_numpy(dtype=bool)
+
+    # ---------------------------------------------------------------------- fit
+    def fit(
+        self,
+        frame: pd.DataFrame,
+        *,
+        incidents: Iterable[Any] = (),
+        flagged: pd.DataFrame | None = None,
+        exclude: pd.DataFrame | None = None,
+        fit_time: pd.Timestamp | float | None = None,
+    ) -> "FleetModel":
+        """Fit every declared signal on ``frame``; returns ``self``.
+
+        ``incidents``: records ``(service, start, end)`` (or objects with ``service`` and
+        ``start_seconds``/``end_seconds``); those that had ended by ``fit_time`` (default: the
+        frame's last timestamp) are left out, plus ``incident_margin_seconds``.
+        ``flagged`` / ``exclude``: wide bool frames of points to leave out (earlier flags,
+        anything else). Priority incidents > flagged > exclude under the per-series cap.
+        """
+        self._check_frame(frame)
+        sigset = self._signal_set()
+        t_fit = float(as_epoch_seconds(frame.index)[-1]) if fit_time is None else (
+            float(fit_time) if isinstance(fit_time, (int, float)) else float(as_epoch_seconds(pd.DatetimeIndex([pd.Timestamp(fit_time)]))[0])
+        )
+        incidents = list(incidents)
+        present = set(frame.columns)
+        services_all = list(dict.fromkeys(frame.columns.get_level_values(0)))
+        self.models_: dict[str, LinearBaseline] = {}
+        self.services_: dict[str, tuple[str, ...]] = {}
+        for spec in sigset.signals:
+            services = tuple(s for s in services_all if (s, spec.name) in present)
+            if not services:
+                continue
+            y, ctx = self._arrays(frame, services, spec)
+            masks = [self._incident_mask(frame, services, incidents, t_fit, sigset.incident_margin_seconds)]
+            for extra in (flagged, exclude):
+                m = self._wide_mask(extra, frame, services, spec.name)
+                if m is not None:
+                    masks.append(m)
+            usable = np.isfinite(y) & np.isfinite(ctx).all(axis=2)
+            excluded = cap_exclusions(masks, sigset.max_excluded_share, usable)
+            model = self._model(spec, sigset).fit(frame.index, y, ctx, exclude=excluded if excluded.any() else None)
+            self.models_[spec.name] = model
+            self.services_[spec.name] = services
+        if not self.models_:
+            raise ValueError(f"frame has none of the declared signals {sigset.names()}")
+        self.signal_set_ = sigset
+        self.fit_time_ = pd.Timestamp(t_fit, unit="s", tz="UTC")
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "models_"):
+            raise NotFittedError("this FleetModel is not fitted yet; call fit(frame) first")
+
+    # -------------------------------------------------------------------- score
+    def score(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Raw ``anomaly_score`` (``>= 1`` anomalous) as a wide frame over the modelled columns."""
+        self._check_fitted()
+        self._check_frame(frame)
+        parts = []
+        for name, model in self.models_.items():
+            services = self.services_[name]
+            y, ctx = self._arrays(frame, services, self.signal_set_.spec(name))
+            s = model.decision_function(frame.index, y, ctx)
+            parts.append(pd.DataFrame(np.asarray(s, dtype=np.float64), index=frame.index, columns=pd.MultiIndex.from_tuples([(sv, name) for sv in services], names=["service", "signal"])))
+        return pd.concat(parts, axis=1)
+
+    def detect(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Tidy results, one row per (timestamp, service, signal).
+
+        Columns: timestamp, service, signal, value, expected, lower, upper, anomaly_score,
+        anomalous (at least ``debounce_k`` of the last ``debounce_m`` scores >= 1; the
+        first rows of ``frame`` see a shorter window). Bounds on a side the signal's
+        direction ignores are infinite.
+        """
+        self._check_fitted()
+        self._check_frame(frame)
+        sigset = self.signal_set_
+        out = []
+        for name, model in self.models_.items():
+            services = self.services_[name]
+            y, ctx = self._arrays(frame, services, sigset.spec(name))
+            found = model.detect(frame.index, y, ctx)
+            score = np.asarray(found.anomaly_score, dtype=np.float64)
+            flags = debounce(np.nan_to_num(score, nan=0.0) >= 1.0, sigset.debounce_k, sigset.debounce_m)
+            T, S = y.shape
+            out.append(
+                pd.DataFrame(
+                    {
+                        "timestamp": frame.index.repeat(S),
+                        "service": np.tile(np.asarray(services, dtype=object), T),
+                        "signal": name,
+                        "value": np.ascontiguousarray(y).reshape(-1),
+                        "expected": np.ascontiguousarray(found.expected, dtype=np.float64).reshape(-1),
+                        "lower": np.ascontiguousarray(found.lower, dtype=np.float64).reshape(-1),
+                        "upper": np.ascontiguousarray(found.upper, dtype=np.float64).reshape(-1),
+                        "anomaly_score": np.ascontiguousarray(score).reshape(-1),
+                        "anomalous": np.ascontiguousarray(flags).reshape(-1),
+                    }
+                )
+            )
+        result = pd.concat(out, ignore_index=True)
+        return result.sort_values(["timestamp", "service", "signal"], kind="stable", ignore_index=True)
+
+    def flags(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The debounced flags as a wide bool frame (what ``fit(flagged=...)`` takes next time)."""
+        score = self.score(frame)
+        sigset = self.signal_set_
+        f = debounce(np.nan_to_num(score.to_numpy(), nan=0.0) >= 1.0, sigset.debounce_k, sigset.debounce_m)
+        return pd.DataFrame(f, index=score.index, columns=score.columns)
+
+    # ------------------------------------------------------------------ explain
+    def explain(self, frame: pd.DataFrame, points: pd.DataFrame | None = None) -> Explanation:
+        """Numbers and one sentence for each point of ``points`` (default: every flagged point).
+
+        ``points`` is a wide bool frame (like :meth:`flags`) marking what to explain.
+        """
+        self._check_fitted()
+        self._check_frame(frame)
+        sigset = self.signal_set_
+        marks = self.flags(frame) if points is None else points
+        labels = {s.name: s.label for s in sigset.signals}
+        units = {s.name: s.unit for s in sigset.signals}
+        summaries, term_frames = [], []
+        offset = 0
+        for name, model in self.models_.items():
+            services = self.services_[name]
+            wanted = self._wide_mask(marks, frame, services, name)
+            if wanted is None or not wanted.any():
+                continue
+            rows, cols = np.nonzero(wanted)
+            y, ctx = self._arrays(frame, services, sigset.spec(name))
+            summary, terms = explain_points(model, frame.index, y, ctx, list(zip(rows, cols)), index=frame.index, series=services)
+            summary = summary.rename(columns={"time": "timestamp", "series": "service"})
+            summary.insert(2, "signal", name)
+            subjects = [f"{svc} {labels[name]}" for svc in summary["service"]]
+            summary["sentence"] = render_sentences(
+                summary, terms, subjects=subjects, units=[units[name]] * len(summary), term_labels=labels, term_units=units
+            )
+            at = terms["point"].to_numpy()
+            terms.insert(1, "timestamp", summary["timestamp"].to_numpy()[at])
+            terms.insert(2, "service", summary["service"].to_numpy()[at])
+            terms.insert(3, "signal", name)
+            terms["point"] += offset
+            offset += len(summary)
+            summaries.append(summary)
+            term_frames.append(terms)
+        if not summaries:
+            cols = ["timestamp", "service", "signal", "actual", "expected", "residual", "robust_sigma", "residual_sigma", "anomaly_score", "baseline", "sentence"]
+            return Explanation(pd.DataFrame(columns=cols), pd.DataFrame(columns=["point", "timestamp", "service", "signal", "term", "is_context", "value", "contribution"]))
+        return Explanation(pd.concat(summaries, ignore_index=True), pd.concat(term_frames, ignore_index=True))
