@@ -97,16 +97,17 @@ def test_collector_on_a_busy_port_is_one_clear_line(capsys: pytest.CaptureFixtur
 def test_collector_beyond_loopback_warns_about_authentication(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import collector._server as srv
+    import collector
+    import plumbing.serving
 
     served = []
-    monkeypatch.setattr(srv, "bind", lambda host, port, **_: socket.socket())
+    monkeypatch.setattr(plumbing.serving, "bind", lambda host, port, **_: socket.socket())
     def fake_serve(settings: CollectorSettings, *, sock: socket.socket, app: object) -> None:
         served.append(settings)
         sock.close()
         app.state.runtime.close()  # type: ignore[attr-defined]
 
-    monkeypatch.setattr(srv, "serve", fake_serve)
+    monkeypatch.setattr(collector, "serve", fake_serve)
     code, out, err = _run(capsys, "collector", "--host", "0.0.0.0", "--port", "8123", "--log", str(tmp_path / "x.jsonl"), "--chaos-every", "15m")
     assert code == 0 and "no authentication" in err
     assert served[0].host == "0.0.0.0" and served[0].chaos_every_seconds == 900.0
@@ -118,9 +119,9 @@ def test_collector_beyond_loopback_warns_about_authentication(
 def test_collector_with_an_unusable_log_is_one_clear_line(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import collector._server as srv
+    import plumbing.serving
 
-    monkeypatch.setattr(srv, "bind", lambda host, port, **_: socket.socket())
+    monkeypatch.setattr(plumbing.serving, "bind", lambda host, port, **_: socket.socket())
     (tmp_path / "a-file").write_text("")
     code, out, err = _run(capsys, "collector", "--port", "8123", "--log", str(tmp_path / "a-file" / "incidents.jsonl"))
     assert code == 2 and err.count("\n") == 1 and "cannot open the incident log" in err
