@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 import numpy as np
+from sklearn.linear_model import LinearRegression
 from threadpoolctl import threadpool_limits
 
 from model._features import DAY_SECONDS, WEEK_SECONDS, seasonal_design
@@ -95,8 +96,6 @@ def synthetic_batch(times: np.ndarray, n: int, seed: int, dtype: str = "float32"
 
 def _loop_one(X: np.ndarray, y: np.ndarray, c: np.ndarray, z_floor: float, q: float, factor: float) -> np.ndarray:
     """The per-series reference: sklearn fit + predict, then the same scale, threshold and score."""
-    from sklearn.linear_model import LinearRegression
-
     Xs = np.column_stack([X, c])
     model = LinearRegression().fit(Xs, y)
     residual = y - model.predict(Xs)

@@ -10,7 +10,7 @@ import time
 
 import uvicorn
 
-__all__ = ["AppServer", "PortInUse", "bind", "is_loopback", "serve_forever"]
+__all__ = ["AppServer", "PortInUse", "bind", "is_loopback", "local_host", "port_free", "serve_forever", "url_for"]
 
 
 class PortInUse(OSError):
@@ -25,6 +25,30 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def local_host(host: str) -> str:
+    """How this machine reaches a server listening on ``host`` (a wildcard address means loopback)."""
+    if host in ("0.0.0.0", "", "localhost"):
+        return "127.0.0.1"
+    return "::1" if host == "::" else host
+
+
+def url_for(host: str, port: int) -> str:
+    """``http://host:port``, with an IPv6 host in brackets."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def port_free(host: str, port: int) -> bool:
+    """Whether ``port`` on ``host`` can be bound right now."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def bind(host: str, port: int, *, what: str = "the service") -> socket.socket:
@@ -63,8 +87,7 @@ class AppServer:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return url_for(self.host, self.port)
 
     def start(self, timeout_seconds: float = 10.0) -> "AppServer":
         sock = bind(self.host, self.port, what=self.name)

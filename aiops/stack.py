@@ -1,0 +1,149 @@
+"""One specification of the kit's stack: which processes run, with which command, on which port.
+
+The demo (:mod:`aiops.demo`) and the integration tests build every child process from
+here, so what the tests start is what the demo starts:
+
+- the Python services as ``python -m aiops ...`` commands: :func:`collector`,
+  :func:`detector`, :func:`responder` return a :class:`ProcessSpec` (command, URL, the URL
+  that answers once it is ready); :func:`start` spawns one with its log in a folder and
+  waits until it is ready;
+- Prometheus and Alertmanager (the real binaries) with the project's configs rendered for
+  the ports in use: :func:`start_prometheus`, :func:`start_alertmanager`.
+
+Every address is on loopback unless a host is given; ports are chosen by the caller
+(:func:`plumbing.procs.free_port` for a free one).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from plumbing import binaries, monitoring
+from plumbing.procs import Child, http_ok, spawn, wait_until
+from plumbing.serving import local_host, url_for
+
+__all__ = [
+    "ProcessSpec",
+    "aiops_argv",
+    "collector",
+    "detector",
+    "responder",
+    "start",
+    "start_alertmanager",
+    "start_prometheus",
+    "wait_ready",
+]
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    """A long-running part of the stack: how to start it, where it answers, how to tell it is ready."""
+
+    name: str
+    argv: tuple[str, ...]
+    url: str
+    ready_url: str  # answers 2xx once ready
+    ready_timeout_seconds: float = 60.0
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+
+def aiops_argv(*args: str) -> tuple[str, ...]:
+    """The ``aiops`` command as this interpreter runs it (no PATH or activated environment needed)."""
+    return (sys.executable, "-m", "aiops", *args)
+
+
+def collector(*, host: str = "127.0.0.1", port: int, seed: int, log_path: Path, history_dir: Path | None = None) -> ProcessSpec:
+    """``aiops collector``: the simulated fleet's /metrics and the incident API (its history continued with ``history_dir``)."""
+    argv = aiops_argv("collector", "--host", host, "--port", str(port), "--seed", str(seed), "--log", str(log_path))
+    if history_dir is not None:
+        argv += ("--continue-history", str(history_dir))
+    url = url_for(local_host(host), port)
+    return ProcessSpec("collector", argv, url, f"{url}/healthz")
+
+
+def detector(
+    *,
+    port: int,
+    prometheus_url: str,
+    collector_url: str,
+    min_history_seconds: float | None = None,
+    incident_records: Path | None = None,
+    signals_path: Path | None = None,
+    infer_every_seconds: float | None = None,
+    fit_every_seconds: float | None = None,
+) -> ProcessSpec:
+    """``aiops detect`` reading Prometheus, with the collector for the graph and the incident records."""
+    argv = aiops_argv("detect", "--prometheus-url", prometheus_url, "--collector-url", collector_url, "--port", str(port))
+    for option, seconds in (("--min-history", min_history_seconds), ("--infer-every", infer_every_seconds), ("--fit-every", fit_every_seconds)):
+        if seconds is not None:
+            argv += (option, f"{seconds:g}s")
+    if incident_records is not None:
+        argv += ("--incident-records", str(incident_records))
+    if signals_path is not None:
+        argv += ("--signals", str(signals_path))
+    url = url_for("127.0.0.1", port)
+    return ProcessSpec("detector", argv, url, f"{url}/healthz", ready_timeout_seconds=120.0)
+
+
+def responder(*, port: int, collector_url: str, log_path: Path, remediate: bool) -> ProcessSpec:
+    """``aiops responder``: Alertmanager's webhook receiver, remediating only when told to."""
+    argv = aiops_argv("responder", "--port", str(port), "--collector-url", collector_url, "--log", str(log_path))
+    if remediate:
+        argv += ("--remediate",)
+    url = url_for("127.0.0.1", port)
+    return ProcessSpec("responder", argv, url, f"{url}/healthz")
+
+
+def wait_ready(child: Child, spec: ProcessSpec) -> None:
+    """Wait until ``spec.ready_url`` answers; raises :class:`plumbing.procs.ChildFailed` if the child dies or time runs out."""
+    wait_until(lambda: http_ok(spec.ready_url), child=child, timeout_seconds=spec.ready_timeout_seconds)
+
+
+def start(spec: ProcessSpec, *, log_dir: Path, cwd: Path | None = None, wait: bool = True) -> Child:
+    """Spawn ``spec`` with its output in ``log_dir/<name>.log``; unless ``wait`` is false, wait until it is ready."""
+    child = spawn(spec.name, spec.argv, log_path=log_dir / f"{spec.name}.log", cwd=cwd)
+    if wait:
+        try:
+            wait_ready(child, spec)
+        except BaseException:
+            child.stop()
+            raise
+    return child
+
+
+def start_alertmanager(
+    run_dir: Path, *, webhook_url: str, group_wait_seconds: float | None = None, group_interval_seconds: float | None = None
+) -> binaries.Server:
+    """Alertmanager on a free loopback port (clustering off) with the project's config, sending to ``webhook_url``."""
+    config = run_dir / "alertmanager.yml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(
+        monitoring.render_alertmanager_config(webhook_url, group_wait_seconds=group_wait_seconds, group_interval_seconds=group_interval_seconds)
+    )
+    return binaries.start_alertmanager(config, storage_dir=run_dir / "alertmanager-data", log_path=run_dir / "alertmanager.log")
+
+
+def start_prometheus(
+    run_dir: Path,
+    *,
+    targets: Mapping[str, Sequence[str]],
+    data_dir: Path | None = None,
+    port: int | None = None,
+    scrape_interval_seconds: float | None = None,
+    alertmanager: binaries.Server | None = None,
+    retention: str = "30d",
+) -> binaries.Server:
+    """Prometheus on loopback with the project's config for ``{job: [host:port]}`` targets, over ``data_dir`` (backfilled blocks)."""
+    config = run_dir / "prometheus.yml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    alertmanagers = [f"127.0.0.1:{alertmanager.port}"] if alertmanager is not None else None
+    config.write_text(monitoring.render_config(targets, scrape_interval_seconds=scrape_interval_seconds, alertmanagers=alertmanagers))
+    return binaries.start_prometheus(
+        config, storage_dir=data_dir or run_dir / "prometheus-data", port=port, retention=retention, log_path=run_dir / "prometheus.log"
+    )
