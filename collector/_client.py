@@ -1,4 +1,4 @@
-"""A small HTTP client for a running collector (what ``aiops incident`` and ``aiops scenario run`` use).
+"""The one HTTP client of a running collector: the CLI, the demo, the responder and the detector's record reader use it.
 
 Errors::
 
@@ -94,3 +94,7 @@ class CollectorClient:
 
     def chaos(self) -> dict[str, Any]:
         return self._call("GET", "/api/chaos")
+
+    def act(self, action: str, service: str, *, by: str = "remediation") -> dict[str, Any]:
+        """POST /api/actions: a simulated runbook action on ``service`` (ends the incidents it remedies)."""
+        return self._call("POST", "/api/actions", json={"action": action, "service": service, "by": by})
