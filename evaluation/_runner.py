@@ -3,7 +3,7 @@
 :func:`run_detector` refits a detector at every evaluation midnight on everything before
 it and scores the following day with that fit; what a detector may know at fit time is
 only the records of incidents that had *ended* by then (and its own earlier flags). Scores
-become flags through the same debounce for everyone (at least ``k`` of the last ``m``
+become flags through the model's debounce (:func:`model.debounce`) for everyone (at least ``k`` of the last ``m``
 points score >= 1). :func:`evaluate_suite` groups and matches the flags
 (:mod:`evaluation._matching`) and returns the report.
 """
@@ -16,13 +16,13 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from model import CLOSE_AFTER_SECONDS, JOIN_WINDOW_SECONDS, FleetDetector, FleetModel, RollingZScore, StaticThreshold, load_signals
+from model import CLOSE_AFTER_SECONDS, JOIN_WINDOW_SECONDS, FleetDetector, FleetModel, RollingZScore, StaticThreshold, debounce, load_signals
 from simulator import Catalog, Incident
 
 from ._matching import GRACE_SECONDS, group_flags, match, summarize
 from ._suite import DAY_SECONDS, Progress, Suite
 
-__all__ = ["DETECTOR_NAMES", "EvaluationSettings", "debounce_flags", "evaluate_suite", "known_at", "make_detector", "run_detector"]
+__all__ = ["DETECTOR_NAMES", "EvaluationSettings", "evaluate_suite", "known_at", "make_detector", "run_detector"]
 
 #: The detectors compared, in report order.
 DETECTOR_NAMES: tuple[str, ...] = ("static", "zscore", "linear_no_context", "linear")
@@ -86,17 +86,6 @@ def known_at(records: Sequence[Incident], fit_seconds: float) -> tuple[Incident,
     return tuple(i for i in records if i.end_seconds <= fit_seconds)
 
 
-def debounce_flags(anomalous: np.ndarray, k: int, m: int) -> np.ndarray:
-    """True where at least ``k`` of the last ``m`` points (this one included) are anomalous."""
-    if not 1 <= k <= m:
-        raise ValueError(f"need 1 <= k <= m, got k={k}, m={m}")
-    f = np.asarray(anomalous, dtype=bool)
-    counts = np.cumsum(f, axis=0, dtype=np.int64)
-    if m < f.shape[0]:
-        counts[m:] -= counts[:-m].copy()
-    return counts >= k
-
-
 def run_detector(
     detector: Callable[[], FleetDetector],
     suite: Suite,
@@ -133,7 +122,7 @@ def run_detector(
         parts.append(scores.loc[_seconds(scores.index) >= fit_at])
         so_far = pd.concat(parts)
         raw = np.nan_to_num(so_far.to_numpy(dtype=np.float64), nan=0.0) >= 1.0
-        flags_so_far = pd.DataFrame(debounce_flags(raw, k, m), index=so_far.index, columns=so_far.columns)
+        flags_so_far = pd.DataFrame(debounce(raw, k, m), index=so_far.index, columns=so_far.columns)
         if progress:
             progress(f"  fitted before {pd.Timestamp(fit_at, unit='s', tz='UTC'):%Y-%m-%d %H:%M}, scored to {pd.Timestamp(until, unit='s', tz='UTC'):%Y-%m-%d %H:%M}")
         fit_at = until

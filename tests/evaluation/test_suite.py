@@ -11,7 +11,8 @@ import pytest
 from model._baselines import RollingZScore, StaticThreshold
 from evaluation._promql import OfflineSettings, ground_truth_frame
 from evaluation._suite import DAY_SECONDS, SuiteSettings, make_suite, plan_incidents
-from evaluation._runner import EvaluationSettings, debounce_flags, evaluate_suite, known_at, make_detector, run_detector
+from model import debounce
+from evaluation._runner import EvaluationSettings, evaluate_suite, known_at, make_detector, run_detector
 from evaluation._matching import Flag, FlagGroup, group_flags, match, summarize
 from model._correlate import Anomaly, Correlator
 from simulator import Incident, load_catalog
@@ -64,8 +65,8 @@ def test_plan_is_fixed_by_the_seed() -> None:
 # ------------------------------------------------------------------ debounce, grouping, matching
 def test_debounce_needs_k_of_the_last_m_points() -> None:
     raw = np.array([1, 0, 1, 0, 0, 1, 1, 0], dtype=bool)
-    assert debounce_flags(raw, 2, 3).tolist() == [False, False, True, False, False, False, True, True]
-    assert debounce_flags(raw, 1, 1).tolist() == raw.tolist()
+    assert debounce(raw, 2, 3).tolist() == [False, False, True, False, False, False, True, True]
+    assert debounce(raw, 1, 1).tolist() == raw.tolist()
 
 
 def _flags(columns: list[tuple[str, str]], rows: int = 40, step: float = 60.0) -> pd.DataFrame:
