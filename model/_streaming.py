@@ -4,10 +4,10 @@ A streaming detector turns one series into a score per row where the score of ro
 depends on rows ``<= i`` only, and anything fitted that it uses was fitted on rows ``< i``.
 Scores follow the kit's convention: ``s >= 0``, ``s >= 1`` means anomalous.
 
-- :class:`ZScoreDetector` (``zscore``): the PromQL recording-rule way, a rolling mean and
+- :class:`StreamingZScore` (``zscore``): the PromQL recording-rule way, a rolling mean and
   standard deviation over the previous hour of rows (12 rows at NAB's 5-minute step),
   ``|z| > 3`` scores above 1.
-- :class:`LinearStreamingDetector` (``linear``): the kit's interpretable linear baseline
+- :class:`StreamingLinear` (``linear``): the kit's interpretable linear baseline
   (:class:`model._linear.LinearBaseline`, the same model class as the fleet detector)
   refitted once a day of rows on the past only.
 
@@ -33,10 +33,10 @@ __all__ = [
     "COOLDOWN_ROWS",
     "DETECTOR_NAMES",
     "MAX_SCORE",
-    "LinearStreamingDetector",
+    "StreamingLinear",
     "StreamResult",
     "StreamingDetector",
-    "ZScoreDetector",
+    "StreamingZScore",
     "make_detector",
 ]
 
@@ -73,8 +73,11 @@ class StreamingDetector(Protocol):
 
 
 @dataclass(frozen=True, kw_only=True)
-class ZScoreDetector:
-    """Rolling z-score against the previous ``window_rows`` rows (12 rows = 1 hour at NAB's 5-minute step).
+class StreamingZScore:
+    """Rolling z-score of one streaming series against its previous ``window_rows`` rows (12 rows = 1 hour at NAB's 5-minute step).
+
+    The single-series, row-counted form for NAB; :class:`model.RollingZScore` is the fleet-level
+    form over a time window (PromQL's ``avg_over_time``/``stddev_over_time``) for the fleet suite.
 
     ``score = |x_i - mean| / (z_threshold * std)`` with mean and population standard deviation
     over rows ``i - window_rows .. i - 1``; rows without a full window score 0. A flat window
@@ -108,7 +111,7 @@ class ZScoreDetector:
 
 
 @dataclass(frozen=True, kw_only=True)
-class LinearStreamingDetector:
+class StreamingLinear:
     """The kit's linear baseline run as a stream, refitted on the past every ``refit_every_rows``.
 
     ``expected[i] = level[i] + LinearBaseline.predict(t_i)`` where ``level[i]`` is the median
@@ -210,7 +213,7 @@ DETECTOR_NAMES: tuple[str, ...] = ("linear", "zscore")
 def make_detector(name: str) -> StreamingDetector:
     """The detector called ``name`` with the one configuration used for the whole corpus."""
     if name == "zscore":
-        return ZScoreDetector()
+        return StreamingZScore()
     if name == "linear":
-        return LinearStreamingDetector()
+        return StreamingLinear()
     raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTOR_NAMES)}")

@@ -12,7 +12,7 @@ import pytest
 
 from evaluation._nab import NabInputError, default_results_dir, evaluate_nab, load_corpus, read_series, read_windows, to_unit_interval
 from aiops.commands.evaluate_nab import register_nab
-from model._streaming import LinearStreamingDetector, ZScoreDetector, make_detector
+from model._streaming import StreamingLinear, StreamingZScore, make_detector
 
 REPO = Path(__file__).resolve().parents[2]
 NAB = REPO.parent / "shared" / "datasets" / "nab"
@@ -88,29 +88,29 @@ def test_a_changed_future_row_does_not_change_past_scores():
     t, x = synthetic_series(4)
     changed = x.copy()
     changed[900:] = 1e6
-    for detector in (ZScoreDetector(), LinearStreamingDetector()):
+    for detector in (StreamingZScore(), StreamingLinear()):
         np.testing.assert_allclose(detector.run(t, changed).score[:900], detector.run(t, x).score[:900], rtol=1e-12, atol=1e-12)
 
 
 def test_linear_flags_a_level_shift_at_its_start_and_nothing_else():
     t, x = synthetic_series(5, spike=False)
-    flags = np.flatnonzero(LinearStreamingDetector().run(t, x).score >= 1)
+    flags = np.flatnonzero(StreamingLinear().run(t, x).score >= 1)
     assert flags.tolist() == [int(0.85 * x.size)]
 
 
 def test_linear_flags_a_spike_once_its_fit_covers_two_days():
     t, x = synthetic_series(6, n=2400, shift=False)  # spike at row 1200, scored by the fit of row 1020 onwards
-    flags = np.flatnonzero(LinearStreamingDetector().run(t, x).score >= 1)
+    flags = np.flatnonzero(StreamingLinear().run(t, x).score >= 1)
     assert flags.tolist() == [1200]
 
 
 def test_zscore_is_the_distance_from_the_last_hour_in_three_sigmas():
     x = np.array([1.0, 2.0] * 6 + [4.0, 1.5])  # last hour: mean 1.5, std 0.5
-    score = ZScoreDetector(cooldown_rows=0).run(np.arange(x.size) * STEP, x).score
+    score = StreamingZScore(cooldown_rows=0).run(np.arange(x.size) * STEP, x).score
     assert score[:12].tolist() == [0.0] * 12
     assert score[12] == pytest.approx((4.0 - 1.5) / (3 * 0.5))
     # after a flag, the next rows score 0 for the cool-down
-    assert ZScoreDetector(cooldown_rows=1).run(np.arange(x.size) * STEP, x).score[13] == 0.0
+    assert StreamingZScore(cooldown_rows=1).run(np.arange(x.size) * STEP, x).score[13] == 0.0
 
 
 def test_scores_map_to_unit_interval_with_own_threshold_one_half():
@@ -132,7 +132,7 @@ def test_evaluate_writes_nab_results_layout_and_plots_outside_the_repo(tmp_path)
     data, labels = write_nab_folder(tmp_path)
     seen = []
     report = evaluate_nab(
-        data, labels, detector=ZScoreDetector(), results_dir=tmp_path / "results", progress=lambda *a: seen.append(a)
+        data, labels, detector=StreamingZScore(), results_dir=tmp_path / "results", progress=lambda *a: seen.append(a)
     )
     assert report["files"] == 2 and report["windows"] == 2
     assert set(report["scores"]) == set(report["scores_own_threshold"]) == {
