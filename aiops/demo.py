@@ -22,7 +22,7 @@ Every long-running Python part is a child process described by a :class:`ChildSp
 
 from __future__ import annotations
 
-import dataclasses
+import importlib.util
 import json
 import math
 import os
@@ -32,7 +32,7 @@ import socket
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, TextIO
 from urllib.parse import urlencode
@@ -41,6 +41,7 @@ import httpx
 import psutil
 
 from plumbing.errors import UsageError
+from plumbing.settings import EnvSettings, setting, shared
 
 from plumbing import binaries as prom
 from plumbing import monitoring as mon
@@ -49,10 +50,26 @@ from plumbing.procs import Child, ChildFailed, free_port, http_ok, spawn, stop_a
 from evaluation._scoreboard import Score, Scoreboard
 from ._view import Scrape, parse_scrape, render, service_rows
 
-__all__ = ["ENV_VARS", "ChildSpec", "Demo", "DemoSettings"]
+__all__ = ["ChildSpec", "Demo", "DemoSettings"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SCENARIO = REPO_ROOT / "scenarios" / "demo.yaml"
+
+def _kit_scenario(name: str) -> Path:
+    """A scenario file of the kit's ``scenarios`` data package (installed with it, so no checkout is needed)."""
+    spec = importlib.util.find_spec("scenarios")  # finds the data package without running it
+    if spec is None or not spec.submodule_search_locations:
+        return Path("scenarios") / name  # not installed: relative to the working directory
+    return Path(next(iter(spec.submodule_search_locations))) / name
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it lies inside it (a checkout), else in full."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+DEFAULT_SCENARIO = _kit_scenario("demo.yaml")
 #: The live view's rates and p95 are over about this long (shorter is noisy at a 1 s counter tick).
 VIEW_WINDOW_SECONDS = 30.0
 #: History the detector wants before it flags (its own default, ``aiops detect --min-history``):
@@ -61,47 +78,47 @@ DETECTOR_MIN_HISTORY_SECONDS = 2 * 86400.0
 #: The scenario starts at the latest this long after the detector was started, scoring or not.
 SCENARIO_WAIT_SECONDS = 300.0
 
-#: The environment variable of each configurable field (host, port and seed are the collector's own).
-ENV_VARS: Mapping[str, str] = {
-    "host": "AIOPS_HOST",
-    "port": "AIOPS_PORT",
-    "seed": "AIOPS_SEED",
-    "prometheus_port": "AIOPS_DEMO_PROMETHEUS_PORT",
-    "history_days": "AIOPS_DEMO_HISTORY_DAYS",
-    "scenario_path": "AIOPS_DEMO_SCENARIO",
-    "cache_dir": "AIOPS_CACHE_DIR",
-}
-
-
 def _default_cache_dir(environ: Mapping[str, str]) -> Path:
     base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "aiops"
 
 
 @dataclass(frozen=True, kw_only=True)
-class DemoSettings:
-    """What ``aiops demo`` can be told; :func:`from_env` reads :data:`ENV_VARS`, options override."""
+class DemoSettings(EnvSettings):
+    """What ``aiops demo`` can be told: options over ``AIOPS_DEMO_*`` variables over the defaults.
 
-    #: Interface of the collector; anything but loopback lets a room reach it (no authentication).
-    host: str = "127.0.0.1"
-    #: Port of the collector's /metrics and incident API.
-    port: int = 8000
-    #: Seed of the fleet (and of its cached history).
-    seed: int = 0
-    #: Loopback port of Prometheus; 0 picks a free one.
+    The collector's host, port and seed are read from the collector's own variables
+    (``AIOPS_COLLECTOR_HOST``, ``_PORT``, ``_SEED``), the cache from the shared ``AIOPS_CACHE_DIR``.
+    """
+
+    ENV_PREFIX = "AIOPS_DEMO_"
+
+    #: Interface of the collector (`--host`); anything but loopback lets a room reach it (no authentication).
+    host: str = shared("AIOPS_COLLECTOR_HOST", "127.0.0.1")
+    #: Port of the collector's /metrics and incident API (`--port`).
+    port: int = shared("AIOPS_COLLECTOR_PORT", 8000)
+    #: Seed of the fleet, and of its cached history (`--seed`).
+    seed: int = shared("AIOPS_COLLECTOR_SEED", 0)
+    #: Loopback port of Prometheus (`--prometheus-port`); 0 picks a free one.
     prometheus_port: int = 0
-    #: Days of history backfilled into Prometheus (8: one weekly cycle and a day); 0 for none.
+    #: Days of history backfilled into Prometheus (`--history-days`; 8: one weekly cycle and a day); 0 for none (the detector then only warms up).
     history_days: float = 8.0
     #: Time between backfilled samples.
     history_step_seconds: float = 60.0
-    #: The scripted scenario run at start.
-    scenario_path: Path = DEFAULT_SCENARIO
+    #: The scripted scenario (`--scenario`), run once the detector scores.
+    scenario_path: Path = setting(DEFAULT_SCENARIO, shown_default="`scenarios/demo.yaml` (installed with the kit)")
+    #: Run the scenario (`--no-scenario`: trigger incidents by hand).
     run_scenario: bool = True
-    #: Cached history blocks and the current run's data and logs (default ~/.cache/aiops).
-    cache_dir: Path = field(default_factory=lambda: _default_cache_dir({}))
+    #: Cached history blocks and each run's data, logs and scoreboard.
+    cache_dir: Path = shared(
+        "AIOPS_CACHE_DIR",
+        default_factory=lambda: _default_cache_dir({}),
+        default_from_env=_default_cache_dir,
+        shown_default="`$XDG_CACHE_HOME/aiops`, else `~/.cache/aiops`",
+    )
     #: Seconds between two lines of the live view; 0 means the scrape interval.
     view_every_seconds: float = 0.0
-    #: Let the responder take the runbook's automatic actions (ends the incidents it remedies).
+    #: Let the responder take the runbook's automatic actions (`--remediate`; it ends the incidents it remedies).
     remediate: bool = False
 
     def __post_init__(self) -> None:
@@ -109,24 +126,6 @@ class DemoSettings:
             raise ValueError("ports must be in 1..65535 (0 for --prometheus-port picks a free one)")
         if self.history_days < 0 or self.history_step_seconds <= 0 or self.view_every_seconds < 0:
             raise ValueError("history_days and view_every_seconds must be >= 0, history_step_seconds > 0")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "DemoSettings":
-        """Defaults, then :data:`ENV_VARS` from ``environ`` (default ``os.environ``), then non-None ``overrides``."""
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {"cache_dir": _default_cache_dir(env)}
-        types = {f.name: f.type for f in dataclasses.fields(cls)}
-        for name, var in ENV_VARS.items():
-            raw = env.get(var, "").strip()
-            if not raw:
-                continue
-            kind = types[name]
-            try:
-                values[name] = Path(raw).expanduser() if kind == "Path" else int(raw) if kind == "int" else float(raw) if kind == "float" else raw
-            except ValueError:
-                raise ValueError(f"{var}={raw!r}: not a valid {kind}") from None
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -404,7 +403,7 @@ class Demo:
         shutil.rmtree(self.run_dir, ignore_errors=True)
         self.run_dir.mkdir(parents=True)
         interval = mon.scrape_interval_seconds()
-        self.say(f"aiops demo: seed {s.seed}, scrape every {interval:g} s ({mon.prometheus_config().relative_to(REPO_ROOT)}); Ctrl-C stops")
+        self.say(f"aiops demo: seed {s.seed}, scrape every {interval:g} s ({_shown_path(mon.prometheus_config())}); Ctrl-C stops")
 
         collector = self.collector_spec()
         child = self.start_child(collector, wait=False)  # it starts while the history is prepared

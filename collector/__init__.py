@@ -2,7 +2,7 @@
 
 Public surface:
 
-- :class:`CollectorSettings` (``from_env()``), :func:`create_app` (the FastAPI app),
+- :class:`CollectorSettings` (``from_env()``), :func:`collector_url` (the URL a client uses), :func:`create_app` (the FastAPI app),
   :class:`CollectorRuntime` (fleet + incident store + chaos, one injected clock)
 - :class:`CollectorServer` (uvicorn in a background thread; tests and the demo),
   :func:`serve` (foreground, what ``aiops collector`` runs)
@@ -34,7 +34,7 @@ from ._docs import DOC_PATH, incidents_markdown
 from ._exposition import FleetCollector, exposition_registry
 from ._families import FAMILIES, Family, Series, fleet_families
 from ._server import CollectorServer, PortInUse, is_loopback, serve
-from ._settings import CollectorSettings
+from ._settings import COLLECTOR_URL_ENV, CollectorSettings, collector_url, collector_url_setting
 from ._store import ACTORS, ConcurrencyLimit, IncidentStore, UnknownIncident, read_log
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "CollectorClient",
     "CollectorRuntime",
     "CollectorServer",
+    "COLLECTOR_URL_ENV",
     "CollectorSettings",
     "CollectorUnreachable",
     "ConcurrencyLimit",
@@ -63,6 +64,8 @@ __all__ = [
     "Series",
     "UnknownIncident",
     "backfill",
+    "collector_url",
+    "collector_url_setting",
     "create_app",
     "exposition_registry",
     "fleet_families",

@@ -1,48 +1,55 @@
-"""The collector's settings: one frozen dataclass, read from ``AIOPS_*`` environment variables."""
+"""The collector's settings (``AIOPS_COLLECTOR_*`` variables) and the one rule for the collector's URL.
+
+:func:`collector_url` is what every client of the collector uses when it is not told a URL
+(the ``aiops incident`` and ``aiops scenario run`` commands, the detector's and the responder's
+``collector_url``): ``$AIOPS_COLLECTOR_URL``, else the collector's own address from
+``AIOPS_COLLECTOR_HOST`` and ``AIOPS_COLLECTOR_PORT``.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from plumbing.settings import settings_from_env
+from plumbing.settings import EnvSettings, SettingsError, read_env, shared
 
-__all__ = ["CollectorSettings", "env_name"]
+__all__ = ["COLLECTOR_URL_ENV", "CollectorSettings", "collector_url", "collector_url_setting"]
 
-#: Prefix of every environment variable the collector reads.
-ENV_PREFIX = "AIOPS_"
+#: The variable with the URL of the collector its clients talk to (shared by every service).
+COLLECTOR_URL_ENV = "AIOPS_COLLECTOR_URL"
 
-
-def env_name(field: str) -> str:
-    """The environment variable that sets ``field`` (``log_path`` -> ``AIOPS_LOG_PATH``)."""
-    return ENV_PREFIX + field.upper()
+#: Listening on these means "every interface"; a client on this machine reaches them on loopback.
+_WILDCARD = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 
 
 @dataclass(frozen=True, kw_only=True)
-class CollectorSettings:
+class CollectorSettings(EnvSettings):
     """Everything ``aiops collector`` can be told; units are in the field names.
 
     Durations given through the environment may use units (``15m``, ``90s``).
     """
 
-    #: Interface to listen on; anything but loopback exposes an API without authentication.
+    ENV_PREFIX = "AIOPS_COLLECTOR_"
+
+    #: Interface the collector listens on; anything but loopback exposes an API without authentication (a warning is printed).
     host: str = "127.0.0.1"
-    #: TCP port of /metrics and the incident API (Prometheus' default config scrapes 127.0.0.1:8000).
+    #: Port of `/metrics` and the incident API (Prometheus' default config scrapes `127.0.0.1:8000`).
     port: int = 8000
-    #: Seed of the simulated fleet and of the chaos schedule (use the backfill's seed to continue its history).
+    #: Seed of the simulated fleet and the chaos schedule; use the backfill's seed so history and live data continue each other.
     seed: int = 0
-    #: Append-only incident log (JSON lines); incidents still active in it resume at start.
+    #: Append-only incident log (JSON lines); incidents still active in it resume when the collector restarts.
     log_path: Path = Path(".aiops/incidents.jsonl")
-    #: Start one random incident this often; 0 turns the chaos schedule off.
+    #: Start one seeded random incident this often (`15m` works too); `0` turns the chaos schedule off.
     chaos_every_seconds: float = 0.0
     #: How long each chaos incident lasts.
     chaos_duration_seconds: float = 120.0
-    #: How long ended incidents stay listed by GET /api/incidents.
+    #: How long ended incidents stay listed by `GET /api/incidents` and `aiops incident list`.
     recent_seconds: float = 3600.0
     #: Step of the simulation clock; counters are integrated on this grid.
     tick_seconds: float = 1.0
-    #: A backfill's output directory: the live counters continue its history (same seed), so history and live data are one series with no counter reset.
+    #: A backfill's output directory (`--continue-history`): the live counters continue its history (same seed), so history and live data are one series with no counter reset.
     history_dir: Path | None = None
 
     def __post_init__(self) -> None:
@@ -59,11 +66,38 @@ class CollectorSettings:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        """Where the collector listens, as a URL (``http://[::1]:8000`` for IPv6)."""
+        return _http(self.host, self.port)
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "CollectorSettings":
-        """Defaults, then ``AIOPS_*`` variables, then ``overrides`` (e.g. command-line options; None is ignored)."""
-        return settings_from_env(cls, env_name, environ, overrides)
 
+def _http(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def collector_url(environ: Mapping[str, str] | None = None) -> str:
+    """The collector's URL for a client: ``$AIOPS_COLLECTOR_URL``, else ``http://$AIOPS_COLLECTOR_HOST:$AIOPS_COLLECTOR_PORT``.
+
+    Only the collector's host and port are read (another bad collector variable is not the
+    client's problem); a collector listening on every interface is reached on loopback.
+    """
+    env = os.environ if environ is None else environ
+    url = env.get(COLLECTOR_URL_ENV, "").strip()
+    if url:
+        return url.rstrip("/")
+    try:
+        s = CollectorSettings(**read_env(CollectorSettings, env, ("host", "port")))
+    except SettingsError:
+        raise
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    return _http(_WILDCARD.get(s.host, s.host), s.port)
+
+
+def collector_url_setting() -> Any:
+    """The ``collector_url`` field of another service's settings: variable ``AIOPS_COLLECTOR_URL``, default :func:`collector_url`."""
+    return shared(
+        COLLECTOR_URL_ENV,
+        CollectorSettings().url,
+        default_from_env=collector_url,
+        shown_default=f"`http://$AIOPS_COLLECTOR_HOST:$AIOPS_COLLECTOR_PORT` (`{CollectorSettings().url}`)",
+    )

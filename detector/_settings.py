@@ -1,43 +1,45 @@
-"""The detector service's settings: one frozen dataclass, read from ``AIOPS_DETECTOR_*`` variables."""
+"""The detector service's settings: one frozen dataclass, read from ``AIOPS_DETECTOR_*`` variables.
+
+Two addresses are shared with the other services: ``AIOPS_PROMETHEUS_URL`` and
+``AIOPS_COLLECTOR_URL`` (default: the collector's own address, see :func:`collector.collector_url`).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
 
-from plumbing.settings import settings_from_env
+from collector import collector_url_setting
+from plumbing.settings import EnvSettings, shared
 
-__all__ = ["DetectorSettings", "detector_env_name"]
+__all__ = ["PROMETHEUS_URL_ENV", "DetectorSettings"]
 
-ENV_PREFIX = "AIOPS_DETECTOR_"
-
-
-def detector_env_name(field: str) -> str:
-    """The environment variable that sets ``field`` (``port`` -> ``AIOPS_DETECTOR_PORT``)."""
-    return ENV_PREFIX + field.upper()
+#: The variable with the URL of the Prometheus the detector reads.
+PROMETHEUS_URL_ENV = "AIOPS_PROMETHEUS_URL"
 
 
 @dataclass(frozen=True, kw_only=True)
-class DetectorSettings:
+class DetectorSettings(EnvSettings):
     """Everything ``aiops detect`` can be told; units are in the field names.
 
     ``infer_every_seconds`` of 0 means "the scrape interval written in
     monitoring/prometheus.yml", so the query step and the scrape agree.
     """
 
+    ENV_PREFIX = "AIOPS_DETECTOR_"
+
     #: Prometheus to read the signals from.
-    prometheus_url: str = "http://127.0.0.1:9090"
+    prometheus_url: str = shared(PROMETHEUS_URL_ENV, "http://127.0.0.1:9090")
     #: The collector, for its catalog (the dependency graph) and its incident records.
-    collector_url: str = "http://127.0.0.1:8000"
-    #: Interface of the detector's /metrics and JSON API.
+    collector_url: str = collector_url_setting()
+    #: Interface of the detector's /metrics and JSON API; anything but loopback exposes it without authentication.
     host: str = "127.0.0.1"
-    #: Port of the detector's /metrics and JSON API (Prometheus scrapes it as job aiops-detector).
+    #: Port of the detector's /metrics and JSON API (Prometheus scrapes it as job `aiops-detector`).
     port: int = 8001
     #: How often to score the newest points (0: the scrape interval from monitoring/prometheus.yml).
     infer_every_seconds: float = 0.0
     #: How often to refit the baselines.
     fit_every_seconds: float = 600.0
-    #: How much history each fit reads.
+    #: How much history each fit reads (14 days).
     fit_window_seconds: float = 14 * 86400.0
     #: Query step of the history a fit reads (the backfill's step).
     fit_step_seconds: float = 60.0
@@ -49,8 +51,9 @@ class DetectorSettings:
     timeout_seconds: float = 10.0
     #: A cycle that could not start on time still runs if it is at most this late.
     misfire_grace_seconds: float = 30.0
-    #: This replica's shard (0-based) and the number of shards; services are split by a hash of their name.
+    #: This replica's shard (0-based, `--shard i/n`); services are split by a hash of their name.
     shard_index: int = 0
+    #: Number of shards (replicas).
     shard_count: int = 1
 
     def __post_init__(self) -> None:
@@ -63,8 +66,3 @@ class DetectorSettings:
                 raise ValueError(f"{name} must be > 0")
         if self.infer_every_seconds < 0 or self.min_history_seconds < 0:
             raise ValueError("infer_every_seconds and min_history_seconds must be >= 0")
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "DetectorSettings":
-        """Defaults, then ``AIOPS_DETECTOR_*`` variables, then ``overrides`` (None is ignored)."""
-        return settings_from_env(cls, detector_env_name, environ, overrides)

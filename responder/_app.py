@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Counter, generate_latest, CONTENT_TYPE_LATEST
 
 from ._runbook import Step, load_runbook
+from ._settings import ResponderSettings
 
 __all__ = ["Responder", "create_app"]
 
@@ -28,6 +29,7 @@ class Responder:
         log_path: Path,
         collector_url: str,
         remediate: bool = False,
+        timeout_seconds: float = 5.0,
         runbook: dict[str, Step] | None = None,
         clock: Callable[[], float] = time.time,
         transport: httpx.BaseTransport | None = None,
@@ -36,6 +38,7 @@ class Responder:
         self.log_path = Path(log_path)
         self.collector_url = collector_url.rstrip("/")
         self.remediate = remediate
+        self.timeout_seconds = timeout_seconds
         self.runbook = runbook if runbook is not None else load_runbook()
         self.clock = clock
         self.transport = transport
@@ -50,6 +53,17 @@ class Responder:
             registry=self.registry,
         )
         self.records: list[dict[str, Any]] = []
+
+    @classmethod
+    def from_settings(cls, settings: ResponderSettings, **kwargs: Any) -> "Responder":
+        """A responder as ``settings`` say (``kwargs``: the runbook, clock, transport or registry)."""
+        return cls(
+            log_path=settings.log_path,
+            collector_url=settings.collector_url,
+            remediate=settings.remediate,
+            timeout_seconds=settings.timeout_seconds,
+            **kwargs,
+        )
 
     def _append(self, record: dict[str, Any]) -> None:
         with self._lock:
@@ -93,7 +107,7 @@ class Responder:
             decision["outcome"] = "skipped (remediation is off)"
         else:
             try:
-                with httpx.Client(timeout=5.0, transport=self.transport) as client:
+                with httpx.Client(timeout=self.timeout_seconds, transport=self.transport) as client:
                     r = client.post(
                         f"{self.collector_url}/api/actions",
                         json={"action": step.action, "service": service, "by": "remediation"},

@@ -13,13 +13,15 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
+import scenarios
 from plumbing import binaries as prom
 from plumbing.procs import free_port
-from aiops.demo import ENV_VARS, DemoSettings, graph_link
+from plumbing.settings import env_vars
+from aiops.demo import DEFAULT_SCENARIO, DemoSettings, graph_link
 
 
 def test_settings_come_from_defaults_then_environment_then_options(tmp_path: Path) -> None:
-    env = {"AIOPS_PORT": "9001", "AIOPS_SEED": "4", "AIOPS_DEMO_HISTORY_DAYS": "2.5", "AIOPS_CACHE_DIR": str(tmp_path)}
+    env = {"AIOPS_COLLECTOR_PORT": "9001", "AIOPS_COLLECTOR_SEED": "4", "AIOPS_DEMO_HISTORY_DAYS": "2.5", "AIOPS_CACHE_DIR": str(tmp_path)}
     s = DemoSettings.from_env(env, seed=9, host=None)
     assert (s.host, s.port, s.seed, s.history_days, s.cache_dir) == ("127.0.0.1", 9001, 9, 2.5, tmp_path)
 
@@ -28,13 +30,29 @@ def test_the_cache_follows_xdg_cache_home(tmp_path: Path) -> None:
     assert DemoSettings.from_env({"XDG_CACHE_HOME": str(tmp_path)}).cache_dir == tmp_path / "aiops"
 
 
-def test_every_environment_variable_names_a_field() -> None:
-    fields = set(DemoSettings.__dataclass_fields__)
-    assert set(ENV_VARS) <= fields
-    assert all(v.startswith("AIOPS_") for v in ENV_VARS.values())
+def test_every_field_has_a_variable_the_collectors_or_the_demos_own() -> None:
+    variables = env_vars(DemoSettings)
+    assert set(variables) == set(DemoSettings.__dataclass_fields__)
+    assert [variables[f] for f in ("host", "port", "seed", "cache_dir")] == [
+        "AIOPS_COLLECTOR_HOST", "AIOPS_COLLECTOR_PORT", "AIOPS_COLLECTOR_SEED", "AIOPS_CACHE_DIR",
+    ]  # fmt: skip
+    assert variables["scenario_path"] == "AIOPS_DEMO_SCENARIO_PATH" and variables["remediate"] == "AIOPS_DEMO_REMEDIATE"
 
 
-@pytest.mark.parametrize(("var", "raw"), [("AIOPS_PORT", "eighty"), ("AIOPS_PORT", "70000"), ("AIOPS_DEMO_HISTORY_DAYS", "-1")])
+def test_the_default_scenario_is_the_installed_data_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert DEFAULT_SCENARIO == Path(scenarios.__file__).parent / "demo.yaml" and DEFAULT_SCENARIO.is_file()
+    monkeypatch.chdir(tmp_path)  # found from anywhere, not from the working directory
+    assert DemoSettings.from_env({}).scenario_path == DEFAULT_SCENARIO
+
+
+def test_booleans_and_durations_come_from_the_environment_too() -> None:
+    s = DemoSettings.from_env({"AIOPS_DEMO_REMEDIATE": "yes", "AIOPS_DEMO_RUN_SCENARIO": "0", "AIOPS_DEMO_VIEW_EVERY_SECONDS": "1m"})
+    assert (s.remediate, s.run_scenario, s.view_every_seconds) == (True, False, 60.0)
+
+
+@pytest.mark.parametrize(
+    ("var", "raw"), [("AIOPS_COLLECTOR_PORT", "eighty"), ("AIOPS_COLLECTOR_PORT", "70000"), ("AIOPS_DEMO_HISTORY_DAYS", "-1")]
+)
 def test_bad_settings_are_refused(var: str, raw: str) -> None:
     with pytest.raises(ValueError):
         DemoSettings.from_env({var: raw})

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from aiops.cli import build_parser
-from aiops.demo import ENV_VARS
+from aiops.demo import DemoSettings
+from plumbing.settings import env_vars
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -53,5 +54,5 @@ def test_the_readme_names_the_demo_environment_variables() -> None:
     if not README.is_file():
         pytest.skip("README.md is not written yet")
     text = README.read_text()
-    missing = [v for v in ENV_VARS.values() if v not in text]
+    missing = [v for v in env_vars(DemoSettings).values() if v not in text]
     assert not missing, f"README does not mention {missing}"

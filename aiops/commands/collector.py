@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -22,8 +21,8 @@ from plumbing.errors import UsageError
 
 __all__ = ["register"]
 
-#: Environment variable with the URL of the collector the client commands talk to.
-URL_ENV = "AIOPS_COLLECTOR_URL"
+#: The README's generated settings tables: ``<!-- NAME:start -->`` ... ``<!-- NAME:end -->``, in this order.
+SETTINGS_BLOCKS = ("collector-settings", "detector-settings", "responder-settings", "demo-settings")
 
 
 # -- argument types ----------------------------------------------------------------
@@ -53,18 +52,22 @@ def _settings(**overrides: Any) -> Any:
         raise UsageError(str(exc)) from None
 
 
-def _default_url() -> str:
-    return os.environ.get(URL_ENV) or _settings().url
-
-
 def _add_url(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--url", help=f"the collector's URL (default: ${URL_ENV}, or http://AIOPS_HOST:AIOPS_PORT = http://127.0.0.1:8000)")
+    p.add_argument(
+        "--url",
+        help="the collector's URL (default: $AIOPS_COLLECTOR_URL, else http://$AIOPS_COLLECTOR_HOST:$AIOPS_COLLECTOR_PORT = http://127.0.0.1:8000)",
+    )
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from collector import CollectorClient
+    """A client of the collector at ``--url``, else :func:`collector.collector_url` (the environment's)."""
+    from collector import CollectorClient, collector_url
 
-    return CollectorClient(args.url or _default_url())
+    try:
+        url = args.url or collector_url()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return CollectorClient(url)
 
 
 def _api(call: Callable[[], Any]) -> Any:
@@ -323,6 +326,50 @@ def _cmd_docs_incidents(args: argparse.Namespace) -> int:
     return 0
 
 
+def _settings_classes() -> dict[str, type]:
+    """The settings class of each of the README's generated tables (:data:`SETTINGS_BLOCKS`)."""
+    from aiops.demo import DemoSettings
+    from collector import CollectorSettings
+    from detector import DetectorSettings
+    from responder import ResponderSettings
+
+    classes = (CollectorSettings, DetectorSettings, ResponderSettings, DemoSettings)
+    return dict(zip(SETTINGS_BLOCKS, classes))
+
+
+def _with_settings_tables(text: str, source: str) -> str:
+    """``text`` with each settings block replaced by the table :func:`plumbing.settings.settings_table` makes."""
+    from plumbing.settings import settings_table
+
+    for name, cls in _settings_classes().items():
+        start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+        if text.count(start) != 1 or text.count(end) != 1 or text.index(start) > text.index(end):
+            raise UsageError(f"{source}: needs one {start} ... {end} block for {cls.__name__}")
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1]
+        text = f"{head}{start}\n{settings_table(cls)}\n{end}{tail}"
+    return text
+
+
+def _cmd_docs_settings(args: argparse.Namespace) -> int:
+    path = Path(args.readme)
+    if not path.is_file():
+        raise UsageError(f"no {path} here; give --readme")
+    current = path.read_text()
+    text = _with_settings_tables(current, str(path))
+    if args.check:
+        if current != text:
+            raise UsageError(f"the settings tables in {path} are out of date with the code; run `aiops docs settings`")
+        print(f"the settings tables in {path} are up to date")
+        return 0
+    if current != text:
+        path.write_text(text)
+        print(f"wrote the settings tables in {path}")
+    else:
+        print(f"the settings tables in {path} are up to date")
+    return 0
+
+
 # -- registration ------------------------------------------------------------------
 
 
@@ -332,7 +379,7 @@ def register(subparsers: Any) -> None:
         "collector",
         help="serve the simulated fleet's /metrics and the incident API",
         description="Serve the simulated fleet's metrics on /metrics and the incident API. "
-        "Options override the AIOPS_* environment variables (see the README).",
+        "Options override the AIOPS_COLLECTOR_* environment variables (see the README).",
     )
     p.add_argument("--host", help="interface to listen on (default 127.0.0.1; others expose an API without authentication)")
     p.add_argument("--port", type=int, help="TCP port (default 8000)")
@@ -388,10 +435,10 @@ def register(subparsers: Any) -> None:
     b.add_argument("--days", type=float, required=True, help="days of history")
     b.add_argument("--step", type=duration_arg, default=60.0, metavar="DURATION", help="time between samples (default 60s)")
     b.add_argument("--out", type=Path, required=True, metavar="DIR", help="output directory")
-    b.add_argument("--seed", type=int, help="fleet seed (default: AIOPS_SEED or 0; use the live collector's)")
+    b.add_argument("--seed", type=int, help="fleet seed (default: AIOPS_COLLECTOR_SEED or 0; use the live collector's)")
     b.add_argument("--incidents-per-day", type=float, default=2.0, metavar="K", help="random incidents per day (default 2)")
     b.add_argument("--job", default="aiops-collector", help="job label, as Prometheus sets it on the live scrape")
-    b.add_argument("--instance", help="instance label (default: AIOPS_HOST:AIOPS_PORT = 127.0.0.1:8000)")
+    b.add_argument("--instance", help="instance label (default: AIOPS_COLLECTOR_HOST:AIOPS_COLLECTOR_PORT = 127.0.0.1:8000)")
     b.add_argument("--end", type=_end_time, default="now", help="end of the history: now (default), epoch seconds or ISO time")
     b.add_argument(
         "--split",
@@ -402,10 +449,14 @@ def register(subparsers: Any) -> None:
     )
     b.set_defaults(func=_cmd_backfill)
 
-    d = subparsers.add_parser("docs", help="generate documentation from the catalog")
+    d = subparsers.add_parser("docs", help="generate documentation from the catalog and the settings classes")
     dsub = d.add_subparsers(dest="docs_command", metavar="DOC")
     dsub.required = True
     di = dsub.add_parser("incidents", help="write the incident reference (docs/incidents.md) from simulator/catalog.yaml")
     di.add_argument("--check", action="store_true", help="only check that the file is up to date (exit 2 if not)")
     di.add_argument("--out", help="where to write (default docs/incidents.md)")
     di.set_defaults(func=_cmd_docs_incidents)
+    ds = dsub.add_parser("settings", help="write the README's tables of environment variables from the settings classes")
+    ds.add_argument("--check", action="store_true", help="only check that the tables are up to date (exit 2 if not)")
+    ds.add_argument("--readme", default="README.md", help="the README to update (default README.md)")
+    ds.set_defaults(func=_cmd_docs_settings)

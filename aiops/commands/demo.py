@@ -44,14 +44,15 @@ def register(subparsers: Any) -> None:
             "each detection with its explanation and a scoreboard against the ground truth live; the scoreboard is "
             "saved at the end. Ctrl-C stops everything."
         ),
-        epilog="environment variables (options win): see the README's demo section",
+        epilog="environment variables (options win): AIOPS_DEMO_*, the collector's AIOPS_COLLECTOR_HOST, _PORT and _SEED, "
+        "and AIOPS_CACHE_DIR; see the README's demo section",
     )
     p.add_argument("--host", help="collector interface (default 127.0.0.1; 0.0.0.0 lets a room trigger incidents)")
     p.add_argument("--port", type=int, metavar="N", help="collector port (default 8000)")
     p.add_argument("--seed", type=int, metavar="N", help="fleet seed (default 0)")
     p.add_argument("--prometheus-port", type=int, metavar="N", help="Prometheus port on 127.0.0.1 (default: a free one)")
     p.add_argument("--history-days", type=float, metavar="DAYS", help="days of backfilled history (default 8; 0 for none)")
-    p.add_argument("--scenario", type=Path, metavar="FILE", help="scenario file (default scenarios/demo.yaml)")
+    p.add_argument("--scenario", type=Path, metavar="FILE", help="scenario file (default: the kit's scenarios/demo.yaml)")
     p.add_argument("--no-scenario", action="store_true", help="do not run the scenario")
     p.add_argument("--remediate", action="store_true", help="let the responder take the runbook's automatic actions (off by default)")
     p.set_defaults(func=_cmd_demo)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
+from plumbing.durations import duration_arg
 from plumbing.errors import UsageError
 
 __all__ = ["register"]
@@ -16,28 +18,58 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         "responder",
         help="receive Alertmanager's webhooks; record alerts, remediate where the runbook allows",
         description="Records every alert Alertmanager sends to /alertmanager. With --remediate, asks the collector "
-        "to take the runbook's automatic actions (restart, scale_out) on the probable-cause service.",
+        "to take the runbook's automatic actions (restart, scale_out) on the probable-cause service. "
+        "Options override the AIOPS_RESPONDER_* environment variables (see the README).",
     )
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8002)
-    p.add_argument("--collector-url", default="http://127.0.0.1:8000")
-    p.add_argument("--log", type=Path, default=Path(".aiops/alerts.jsonl"), help="where alerts are recorded (JSON lines)")
-    p.add_argument("--remediate", action="store_true", help="take automatic runbook actions (off by default)")
+    p.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port of /alertmanager (default 8002)")
+    p.add_argument(
+        "--collector-url",
+        help="the collector the actions go to (default: $AIOPS_COLLECTOR_URL, else http://$AIOPS_COLLECTOR_HOST:$AIOPS_COLLECTOR_PORT)",
+    )
+    p.add_argument("--log", type=Path, help="where alerts are recorded, JSON lines (default .aiops/alerts.jsonl)")
+    p.add_argument(
+        "--remediate", action=argparse.BooleanOptionalAction, default=None,
+        help="take automatic runbook actions (off by default)",
+    )  # fmt: skip
+    p.add_argument("--timeout", type=duration_arg, metavar="DURATION", help="timeout of each action request to the collector (default 5s)")
     p.set_defaults(func=run)
+
+
+def build_settings(args: argparse.Namespace) -> Any:
+    """The :class:`responder.ResponderSettings` of the options over the environment over the defaults."""
+    from responder import ResponderSettings
+
+    try:
+        return ResponderSettings.from_env(
+            host=args.host,
+            port=args.port,
+            collector_url=args.collector_url,
+            log_path=args.log,
+            remediate=args.remediate,
+            timeout_seconds=args.timeout,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
     from plumbing.serving import PortInUse, bind, is_loopback, serve_forever
     from responder import Responder, create_app
 
+    settings = build_settings(args)
     try:
-        sock = bind(args.host, args.port, what="responder")
+        sock = bind(settings.host, settings.port, what="responder")
     except PortInUse as exc:
         raise UsageError(exc.strerror or str(exc)) from None
-    if not is_loopback(args.host):
-        print(f"warning: listening on {args.host}: the responder has no authentication", file=sys.stderr)
-    responder = Responder(log_path=args.log, collector_url=args.collector_url, remediate=args.remediate)
-    state = "on" if args.remediate else "off"
-    print(f"responder on http://{args.host}:{sock.getsockname()[1]}/alertmanager, remediation {state}, log {args.log}", flush=True)
+    if not is_loopback(settings.host):
+        print(f"warning: listening on {settings.host}: the responder has no authentication", file=sys.stderr)
+    responder = Responder.from_settings(settings)
+    state = "on" if settings.remediate else "off"
+    print(
+        f"responder on http://{settings.host}:{sock.getsockname()[1]}/alertmanager, remediation {state}, "
+        f"collector {settings.collector_url}, log {settings.log_path}",
+        flush=True,
+    )
     serve_forever(create_app(responder), sock)
     return 0

@@ -1,4 +1,7 @@
-"""CollectorSettings: environment variables, and the README's table that documents them."""
+"""CollectorSettings: its ``AIOPS_COLLECTOR_*`` variables and the one rule for the collector's URL.
+
+(The README's table of these variables is checked in tests/test_settings_tables.py.)
+"""
 
 from __future__ import annotations
 
@@ -7,47 +10,21 @@ from pathlib import Path
 
 import pytest
 
-from collector import CollectorSettings
-from collector._settings import env_name
-
-README = Path(__file__).resolve().parents[2] / "README.md"
-START, END = "<!-- collector-settings:start -->", "<!-- collector-settings:end -->"
-
-
-def _readme_table() -> dict[str, tuple[str, str]]:
-    """``{VARIABLE: (field, default)}`` from the README's table between the markers."""
-    text = README.read_text() if README.exists() else ""
-    if START not in text or END not in text:
-        pytest.fail(f"README.md has no table between {START} and {END}")
-    rows = {}
-    for line in text.split(START, 1)[1].split(END, 1)[0].splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) < 3 or not cells[0].startswith("`AIOPS_"):
-            continue
-        rows[cells[0].strip("`")] = (cells[1].strip("`"), cells[2].strip("`"))
-    return rows
-
-
-def test_readme_table_matches_the_settings() -> None:
-    table = _readme_table()
-    fields = {f.name: f.default for f in dataclasses.fields(CollectorSettings)}
-    assert set(table) == {env_name(f) for f in fields}
-    for var, (field, default) in table.items():
-        assert env_name(field) == var
-        assert default == str(fields[field]), f"{var}: README says {default}, the code says {fields[field]}"
+from collector import CollectorSettings, collector_url
+from plumbing.settings import SettingsError, env_vars
 
 
 def test_from_env_reads_every_variable_with_units() -> None:
     env = {
-        "AIOPS_HOST": "0.0.0.0",
-        "AIOPS_PORT": "9100",
-        "AIOPS_SEED": "42",
-        "AIOPS_LOG_PATH": "/tmp/x.jsonl",
-        "AIOPS_CHAOS_EVERY_SECONDS": "15m",
-        "AIOPS_CHAOS_DURATION_SECONDS": "90",
-        "AIOPS_RECENT_SECONDS": "2h",
-        "AIOPS_TICK_SECONDS": "0.5",
-        "AIOPS_HISTORY_DIR": "/tmp/history",
+        "AIOPS_COLLECTOR_HOST": "0.0.0.0",
+        "AIOPS_COLLECTOR_PORT": "9100",
+        "AIOPS_COLLECTOR_SEED": "42",
+        "AIOPS_COLLECTOR_LOG_PATH": "/tmp/x.jsonl",
+        "AIOPS_COLLECTOR_CHAOS_EVERY_SECONDS": "15m",
+        "AIOPS_COLLECTOR_CHAOS_DURATION_SECONDS": "90",
+        "AIOPS_COLLECTOR_RECENT_SECONDS": "2h",
+        "AIOPS_COLLECTOR_TICK_SECONDS": "0.5",
+        "AIOPS_COLLECTOR_HISTORY_DIR": "/tmp/history",
         "UNRELATED": "x",
     }
     s = CollectorSettings.from_env(env)
@@ -62,11 +39,15 @@ def test_from_env_reads_every_variable_with_units() -> None:
         tick_seconds=0.5,
         history_dir=Path("/tmp/history"),
     )
-    assert {env_name(f.name) for f in dataclasses.fields(CollectorSettings)} <= set(env)
+    assert set(env_vars(CollectorSettings).values()) <= set(env)
+
+
+def test_the_old_unprefixed_names_are_not_read() -> None:
+    assert CollectorSettings.from_env({"AIOPS_PORT": "9100", "AIOPS_SEED": "3"}) == CollectorSettings()
 
 
 def test_overrides_win_and_none_is_ignored() -> None:
-    s = CollectorSettings.from_env({"AIOPS_PORT": "9100", "AIOPS_SEED": "1"}, port=8001, seed=None)
+    s = CollectorSettings.from_env({"AIOPS_COLLECTOR_PORT": "9100", "AIOPS_COLLECTOR_SEED": "1"}, port=8001, seed=None)
     assert (s.port, s.seed) == (8001, 1)
     assert CollectorSettings.from_env({}) == CollectorSettings()
 
@@ -77,9 +58,29 @@ def test_frozen_keyword_only_and_validated() -> None:
         s.port = 1  # type: ignore[misc]
     with pytest.raises(TypeError):
         CollectorSettings("0.0.0.0")  # type: ignore[misc]
-    with pytest.raises(ValueError, match="AIOPS_PORT"):
-        CollectorSettings.from_env({"AIOPS_PORT": "eighty"})
+    with pytest.raises(SettingsError, match="AIOPS_COLLECTOR_PORT='eighty': not an integer"):
+        CollectorSettings.from_env({"AIOPS_COLLECTOR_PORT": "eighty"})
     with pytest.raises(ValueError):
         CollectorSettings(port=70000)
     assert not s.chaos_enabled and CollectorSettings(chaos_every_seconds=60).chaos_enabled
     assert CollectorSettings(host="::1", port=1).url == "http://[::1]:1"
+
+
+def test_a_client_uses_the_url_variable_else_the_collectors_own_address() -> None:
+    assert collector_url({}) == "http://127.0.0.1:8000" == CollectorSettings().url
+    assert collector_url({"AIOPS_COLLECTOR_URL": "http://room:8000/"}) == "http://room:8000"
+    assert collector_url({"AIOPS_COLLECTOR_URL": "http://room:8000", "AIOPS_COLLECTOR_PORT": "1"}) == "http://room:8000"
+    assert collector_url({"AIOPS_COLLECTOR_HOST": "10.0.0.5", "AIOPS_COLLECTOR_PORT": "9100"}) == "http://10.0.0.5:9100"
+    # listening on every interface: a client on this machine goes through loopback
+    assert collector_url({"AIOPS_COLLECTOR_HOST": "0.0.0.0"}) == "http://127.0.0.1:8000"
+    assert collector_url({"AIOPS_COLLECTOR_HOST": "::"}) == "http://[::1]:8000"
+    # only host and port matter to a client
+    assert collector_url({"AIOPS_COLLECTOR_CHAOS_EVERY_SECONDS": "often"}) == "http://127.0.0.1:8000"
+    with pytest.raises(SettingsError, match="AIOPS_COLLECTOR_PORT='x'"):
+        collector_url({"AIOPS_COLLECTOR_PORT": "x"})
+
+
+def test_collector_url_reads_os_environ_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIOPS_COLLECTOR_URL", raising=False)
+    monkeypatch.setenv("AIOPS_COLLECTOR_PORT", "9123")
+    assert collector_url() == "http://127.0.0.1:9123"
