@@ -1,7 +1,8 @@
 """The detector's model: batched interpretable linear baselines, calibrated scores, explanations.
 
-No I/O and no clock: everything here takes its data and its time as arguments. The
-detector service (the AIOps loop), the evaluation and the training pipeline all use it.
+No I/O (except saving and loading a fitted model) and no clock: everything here takes its
+data and its time as arguments. The detector service (the AIOps loop), the evaluation and
+the training pipeline all use it.
 
 Public surface:
 
@@ -14,7 +15,9 @@ Public surface:
 - :func:`cap_exclusions` -- the capped union of exclusion masks the self-cleaning fit uses;
 - :class:`FleetModel` -- the frame-level detector: one batched baseline per signal declared
   in ``signals.yaml`` (:func:`load_signals` -> :class:`SignalSet`), ``fit`` / ``detect`` /
-  ``score`` / ``flags`` / ``explain`` on the wide ``(service, signal)`` frame;
+  ``score`` / ``flags`` / ``explain`` on the wide ``(service, signal)`` frame; ``save(path)`` /
+  ``FleetModel.load(path, signals=...)`` keep a fitted model as readable, versioned JSON
+  (format ``"aiops-fleet-model"``, :data:`MODEL_FORMAT_VERSION`, see :mod:`model._format`);
 - explanations: :func:`explain_points`, :func:`render_sentence`, :func:`format_value`;
 - correlation: :class:`Correlator` groups anomalies into detected incidents (:class:`DetectedIncident`);
 - comparison baselines: :class:`StaticThreshold`, :class:`RollingZScore`; streaming
@@ -23,8 +26,10 @@ Public surface:
 Errors::
 
     ValueError
-     └── SignalsError     signals.yaml is malformed
-    sklearn.exceptions.NotFittedError   scoring before fit
+     ├── SignalsError       signals.yaml is malformed
+     └── ModelFormatError   a saved model of another format version or other signals
+                            (or not a saved model at all)
+    sklearn.exceptions.NotFittedError   scoring (or saving) before fit
 """
 
 from ._baselines import RollingZScore, StaticThreshold
@@ -33,6 +38,8 @@ from ._explain import explain_points, format_value, render_sentence, render_sent
 from ._linear import Decomposition, Detection, LinearBaseline, as_epoch_seconds, cap_exclusions
 from ._scoring import DIRECTIONS, anomaly_score, bands, calibrate_threshold, debounce, robust_scale
 from ._fleet import Explanation, FleetDetector, FleetModel, neighbourhood
+from ._format import FORMAT_VERSION as MODEL_FORMAT_VERSION
+from ._format import ModelFormatError
 from ._signals import SIGNALS_PATH, SignalSet, SignalSpec, SignalsError, load_signals, parse_signals
 from ._streaming import StreamingDetector, StreamResult
 from ._streaming import make_detector as make_streaming_detector
@@ -40,6 +47,7 @@ from ._streaming import make_detector as make_streaming_detector
 __all__ = [
     "CLOSE_AFTER_SECONDS",
     "JOIN_WINDOW_SECONDS",
+    "MODEL_FORMAT_VERSION",
     "DIRECTIONS",
     "SIGNALS_PATH",
     "Anomaly",
@@ -51,6 +59,7 @@ __all__ = [
     "FleetDetector",
     "FleetModel",
     "LinearBaseline",
+    "ModelFormatError",
     "RollingZScore",
     "SignalSet",
     "SignalSpec",

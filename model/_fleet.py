@@ -8,7 +8,12 @@
 - ``detect(frame)`` returns tidy rows ``timestamp, service, signal, value, expected,
   lower, upper, anomaly_score, anomalous`` (``anomalous`` is the debounced flag);
 - ``score(frame)`` returns the raw ``anomaly_score`` as a wide frame;
-- ``explain(frame)`` returns the numbers and a sentence for each flagged point.
+- ``explain(frame)`` returns the numbers and a sentence for each flagged point;
+- ``save(path)`` writes the fitted model as readable, versioned JSON and
+  ``FleetModel.load(path, signals=...)`` reads it back, scoring exactly as before (the
+  layout is in :mod:`model._format`; ``to_dict`` / ``from_dict`` without the file). Loading
+  refuses a file of another ``format_version`` or, given ``signals``, one fitted for other
+  signals (:class:`ModelFormatError`).
 
 Only the columns declared in the signals file are read: anything else in the frame (for
 example incident ground truth) never reaches the model. :class:`FleetDetector` is the
@@ -17,13 +22,16 @@ protocol every fleet-level detector follows (this one and the comparison baselin
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol, Sequence
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import NotFittedError
 
+from . import _format
 from ._explain import explain_points, render_sentences
 from ._linear import LinearBaseline, as_epoch_seconds, cap_exclusions
 from ._scoring import debounce
@@ -229,6 +237,48 @@ class FleetModel:
     def _check_fitted(self) -> None:
         if not hasattr(self, "models_"):
             raise NotFittedError("this FleetModel is not fitted yet; call fit(frame) first")
+
+    # ------------------------------------------------------------- save / load
+    def to_dict(self) -> dict[str, Any]:
+        """The fitted model as plain JSON data (the layout :meth:`save` writes, see :mod:`model._format`)."""
+        self._check_fitted()
+        return _format.to_dict(
+            signal_set=self.signal_set_,
+            dependencies=self.dependencies,
+            models=self.models_,
+            services=self.services_,
+            fit_time=self.fit_time_,
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, signals: SignalSet | None = None) -> "FleetModel":
+        """A fitted model from :meth:`to_dict`'s data; ``signals``: the signal set it must have been fitted for."""
+        return cls._from_saved(_format.from_dict(data, signals=signals))
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the fitted model to ``path`` as indented, versioned JSON; returns the path.
+
+        Raises :class:`sklearn.exceptions.NotFittedError` before ``fit``.
+        """
+        return _format.save(self.to_dict(), path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, signals: SignalSet | None = None) -> "FleetModel":
+        """Read a model :meth:`save` wrote; it scores exactly as the saved one did.
+
+        Raises :class:`ModelFormatError` for a file that is not a saved model, of another
+        ``format_version``, or -- given ``signals`` -- fitted for other signals.
+        """
+        return cls._from_saved(_format.load(path, signals=signals))
+
+    @classmethod
+    def _from_saved(cls, saved: "_format.SavedFleet") -> "FleetModel":
+        model = cls(saved.signal_set, dependencies=saved.dependencies)
+        model.models_ = dict(saved.models)
+        model.services_ = dict(saved.services)
+        model.signal_set_ = saved.signal_set
+        model.fit_time_ = saved.fit_time
+        return model
 
     # -------------------------------------------------------------------- score
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from model import FleetModel, LinearBaseline, explain_points, format_value, render_sentence
 from model._features import DAY_SECONDS
 
-from detector_helpers import fleet_frame
+from model_helpers import fleet_frame
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

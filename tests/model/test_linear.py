@@ -15,7 +15,7 @@ from sklearn.metrics import roc_auc_score
 from model import FleetModel, LinearBaseline, anomaly_score, calibrate_threshold, cap_exclusions, load_signals
 from model._features import DAY_SECONDS, seasonal_design
 
-from detector_helpers import SERVICES, fleet_frame
+from model_helpers import SERVICES, fleet_frame
 
 START = 1_700_006_400.0  # a Wednesday 00:00 UTC
 STEP = 600.0
