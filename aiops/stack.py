@@ -93,9 +93,9 @@ def detector(
 
 def responder(*, port: int, collector_url: str, log_path: Path, remediate: bool) -> ProcessSpec:
     """``aiops responder``: Alertmanager's webhook receiver, remediating only when told to."""
-    argv = aiops_argv("responder", "--port", str(port), "--collector-url", collector_url, "--log", str(log_path))
-    if remediate:
-        argv += ("--remediate",)
+    # said either way, so a variable inherited from the shell cannot turn remediation on behind the caller's back
+    argv = aiops_argv("responder", "--port", str(port), "--collector-url", collector_url, "--log", str(log_path),
+                      "--remediate" if remediate else "--no-remediate")  # fmt: skip
     url = url_for("127.0.0.1", port)
     return ProcessSpec("responder", argv, url, f"{url}/healthz")
 

@@ -73,6 +73,16 @@ class CollectorClient:
             raise APIError(r.status_code, body)
         return body
 
+    def metrics(self) -> str:
+        """The fleet's metrics in Prometheus' text format (``GET /metrics``)."""
+        try:
+            r = self._http.get("/metrics")
+        except httpx.TransportError as exc:
+            raise CollectorUnreachable(f"no collector answers at {self.url} ({type(exc).__name__})") from None
+        if r.status_code >= 400:
+            raise APIError(r.status_code, r.text)
+        return r.text
+
     def health(self) -> dict[str, Any]:
         return self._call("GET", "/healthz")
 

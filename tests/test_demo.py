@@ -99,7 +99,7 @@ def test_the_responder_remediates_only_when_told(tmp_path: Path) -> None:
 
     off = Demo(DemoSettings(cache_dir=tmp_path)).responder_spec(9100)
     on = Demo(DemoSettings(cache_dir=tmp_path, remediate=True)).responder_spec(9100)
-    assert "--remediate" not in off.argv and "--remediate" in on.argv
+    assert "--no-remediate" in off.argv and "--remediate" not in off.argv and "--remediate" in on.argv
     assert off.argv[off.argv.index("--collector-url") + 1] == "http://127.0.0.1:8000"
     assert on.ready_url == "http://127.0.0.1:9100/healthz"
 

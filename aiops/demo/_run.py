@@ -1,0 +1,377 @@
+"""``aiops demo``: the whole kit on one machine, started and stopped with one command.
+
+In order: the collector (``aiops collector``) on the given host and port; if the
+``prometheus`` and ``promtool`` binaries are on PATH, days of backfilled history (built
+once per seed and cached, see :mod:`aiops._history`) copied into a fresh data directory;
+if ``alertmanager`` is on PATH too, Alertmanager (clustering off) sending to the
+responder (``aiops responder``, remediation off unless ``--remediate``); Prometheus on a
+loopback port scraping the collector and the detector; the detector (``aiops detect``)
+reading Prometheus, with the history's incident records for its self-cleaning fit. Then
+the scripted scenario (``scenarios/demo.yaml``), once the detector scores (it settles
+for about two minutes after Prometheus starts, while the rate windows fill).
+
+Every scrape interval it prints one line per service from the collector's ``/metrics``,
+each new flag of the detector with its explanation, each detected incident with its
+probable cause, and the scoreboard against the ground truth (:mod:`evaluation._scoreboard`),
+which it saves as ``scoreboard.json`` and ``scoreboard.md`` in the run directory at the
+end. Ctrl-C (or SIGTERM) stops every child process, last started first.
+
+Every child process is built from the stack specification (:mod:`aiops.stack`), as the
+integration tests build theirs; the live view is :mod:`aiops.demo._watch`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Sequence, TextIO
+from urllib.parse import urlencode
+
+import psutil
+
+from aiops import stack
+from aiops._history import History, copy_blocks, ensure_history
+from collector import APIError, CollectorClient, CollectorUnreachable
+from evaluation import Score, Scoreboard
+from plumbing import binaries as prom
+from plumbing import monitoring as mon
+from plumbing.errors import UsageError
+from plumbing.procs import Child, ChildFailed, free_port, stop_all
+from plumbing.serving import is_loopback, local_host, port_free, url_for
+from simulator import ScenarioError, load_catalog, load_scenario
+
+from ._settings import DemoSettings
+from ._watch import watch
+
+__all__ = ["DETECTOR_MIN_HISTORY_SECONDS", "Demo", "graph_link"]
+
+#: History the detector wants before it flags (its own default, ``aiops detect --min-history``):
+#: two days, so the time-of-day terms are fitted. With less history the demo lowers it.
+DETECTOR_MIN_HISTORY_SECONDS = 2 * 86400.0
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it lies inside it (a checkout), else in full."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _room_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback (for a room)."""
+    out = []
+    for addrs in psutil.net_if_addrs().values():
+        out += [a.address for a in addrs if a.family == socket.AF_INET and not a.address.startswith("127.")]
+    return sorted(set(out))
+
+
+def graph_link(prometheus_url: str, panels: Sequence[tuple[str, str]]) -> str:
+    """A Prometheus /graph link showing ``(expr, range)`` panels as graphs."""
+    params: dict[str, str] = {}
+    for i, (expr, span) in enumerate(panels):
+        params |= {f"g{i}.expr": expr, f"g{i}.tab": "0", f"g{i}.range_input": span}
+    return f"{prometheus_url}/graph?{urlencode(params)}"
+
+
+def _aiops_command() -> str:
+    """How to call ``aiops`` from the user's shell: plain if on PATH, else this environment's script."""
+    script = Path(sys.executable).parent / "aiops"
+    if shutil.which("aiops") or not script.is_file():
+        return "aiops"
+    try:
+        return str(script.relative_to(Path.cwd()))
+    except ValueError:
+        return str(script)
+
+
+def _hms(seconds: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.gmtime(seconds)) + " UTC"
+
+
+class Demo:
+    """One run of the demo; :meth:`run` returns the exit code."""
+
+    def __init__(self, settings: DemoSettings, *, out: TextIO | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.out = out or sys.stdout
+        self.clock = clock
+        self.run_dir = settings.cache_dir / f"demo-{settings.port}"  # one per port: two demos do not share a data directory
+        self.children: list[Child] = []  # everything started, in order; stopped in reverse
+        self.collector_url = url_for(local_host(settings.host), settings.port)
+        self.prometheus: prom.Server | None = None
+        self.alertmanager: prom.Server | None = None
+        self.history: History | None = None
+        self.detector_url: str | None = None  # set once the detector is part of the run
+        self.responder_url: str | None = None
+        self.services: list[Child] = []  # the long-running children (watched; a death ends the demo)
+        self.scoreboard: Scoreboard | None = None
+        self.scoreboard_path = self.run_dir / "scoreboard.json"
+
+    # -- output --------------------------------------------------------------------
+
+    def say(self, line: str = "") -> None:
+        print(line, file=self.out, flush=True)
+
+    # -- parts -----------------------------------------------------------------------
+
+    def collector_spec(self) -> stack.ProcessSpec:
+        s = self.settings
+        return stack.collector(host=s.host, port=s.port, seed=s.seed, log_path=self.run_dir / "incidents.jsonl")
+
+    def detector_min_history_seconds(self) -> float:
+        """The detector's own two days, or (with less backfilled history) most of what there is."""
+        have = self.settings.history_days * 86400.0
+        return DETECTOR_MIN_HISTORY_SECONDS if have >= DETECTOR_MIN_HISTORY_SECONDS or have <= 0 else 0.9 * have
+
+    def responder_spec(self, port: int) -> stack.ProcessSpec:
+        """``aiops responder``: Alertmanager's webhook receiver, remediating only with ``--remediate``."""
+        return stack.responder(port=port, collector_url=self.collector_url, log_path=self.run_dir / "alerts.jsonl", remediate=self.settings.remediate)
+
+    def detector_spec(self, port: int, prometheus_url: str) -> stack.ProcessSpec:
+        """``aiops detect`` reading Prometheus, with the history's incident records (self-cleaning)."""
+        records = self.history.incidents_path if self.history is not None and self.history.incidents_path.is_file() else None
+        return stack.detector(
+            port=port,
+            prometheus_url=prometheus_url,
+            collector_url=self.collector_url,
+            min_history_seconds=round(self.detector_min_history_seconds()),
+            incident_records=records,
+        )
+
+    def long_running_specs(self) -> list[stack.ProcessSpec]:
+        """Python parts started after Prometheus: the responder (with Alertmanager) and the detector (with Prometheus)."""
+        specs = []
+        if self.responder_url is not None:
+            specs.append(self.responder_spec(int(self.responder_url.rsplit(":", 1)[1])))
+        if self.detector_url is not None and self.prometheus is not None:
+            specs.append(self.detector_spec(int(self.detector_url.rsplit(":", 1)[1]), self.prometheus.url))
+        return specs
+
+    def start_child(self, spec: stack.ProcessSpec, *, wait: bool = True) -> Child:
+        """Start ``spec`` with its log in the run directory and (unless told not to) wait until it is ready."""
+        child = stack.start(spec, log_dir=self.run_dir, wait=False)
+        self.children.append(child)
+        self.services.append(child)
+        if wait:
+            stack.wait_ready(child, spec)
+        return child
+
+    @property
+    def instance(self) -> str:
+        """The collector's address as Prometheus scrapes it (the ``instance`` label of live and backfilled data)."""
+        return f"{local_host(self.settings.host)}:{self.settings.port}"
+
+    def prepare_history(self) -> None:
+        """Build or reuse the cached history and copy its blocks into this run's Prometheus data directory."""
+        s = self.settings
+        if s.history_days > 0:
+            self.history = ensure_history(
+                s.cache_dir,
+                seed=s.seed,
+                instance=self.instance,
+                days=s.history_days,
+                step_seconds=s.history_step_seconds,
+                now_seconds=self.clock(),
+                work_dir=self.run_dir / "history",
+                started=self.children,
+                say=lambda line: self.say(f"  history     {line}"),
+            )
+            copy_blocks(self.history, self.run_dir / "prometheus-data")
+            h = self.history
+            self.say(
+                f"  history     {len(h.blocks)} blocks, {_hms(h.start_seconds)} to {_hms(h.end_seconds)}: "
+                f"{h.action} in {h.elapsed_seconds:.1f} s (cache {h.cache_dir})"
+            )
+
+    def start_alertmanager(self) -> None:
+        """Alertmanager on loopback (clustering off), sending to the responder's webhook."""
+        assert self.responder_url is not None
+        self.alertmanager = stack.start_alertmanager(self.run_dir, webhook_url=f"{self.responder_url}/alertmanager")
+        self.children.append(self.alertmanager.child)
+        self.services.append(self.alertmanager.child)
+
+    def start_prometheus(self) -> None:
+        """Prometheus on loopback with the project's config pointed at the collector and detector, over the prepared data directory."""
+        s = self.settings
+        targets = {mon.COLLECTOR_JOB: [self.instance]}
+        if self.detector_url is not None:
+            targets[mon.DETECTOR_JOB] = [self.detector_url.removeprefix("http://")]
+        self.prometheus = stack.start_prometheus(
+            self.run_dir,
+            targets=targets,
+            port=s.prometheus_port or None,
+            alertmanager=self.alertmanager,
+            retention=f"{math.ceil(s.history_days) + 7}d",
+        )
+        self.children.append(self.prometheus.child)
+        self.services.append(self.prometheus.child)
+
+    def run_scenario(self) -> None:
+        """Post the scenario's incidents, each delayed as scripted (what ``aiops scenario run`` does)."""
+        path = self.settings.scenario_path
+        if not path.is_file():
+            self.say(f"  scenario    {path} not found; none runs (trigger incidents by hand)")
+            return
+        try:
+            scenario = load_scenario(path, load_catalog())
+        except ScenarioError as exc:
+            raise UsageError(f"{exc.source}: {'; '.join(exc.problems)}") from None
+        self.say(f"  scenario    {scenario.name}: {len(scenario.steps)} incidents over {scenario.length_seconds / 60:.1f} min ({path.name})")
+        with CollectorClient(self.collector_url) as client:
+            for step in scenario.steps:
+                try:
+                    inc = client.trigger(
+                        kind=step.kind,
+                        service=step.service,
+                        intensity=step.intensity,
+                        duration_seconds=step.duration_seconds,
+                        delay_seconds=step.at_seconds,
+                        triggered_by="scenario",
+                    )
+                except (APIError, CollectorUnreachable) as exc:
+                    why = exc.line() if isinstance(exc, APIError) else str(exc)
+                    self.say(f"              +{step.at_seconds:>4.0f}s {step.kind} on {step.service}: refused: {why}")
+                    continue
+                self.say(f"              +{step.at_seconds:>4.0f}s incident {inc['id']}: {step.kind} on {step.service} for {step.duration_seconds:.0f} s")
+
+    # -- the run ---------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Start everything, show the live view until Ctrl-C or SIGTERM, stop everything."""
+        # Ctrl-C and SIGTERM both end the run; set explicitly, as a shell starting the demo in
+        # the background would otherwise leave SIGINT ignored.
+        previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+        code = 0
+        try:
+            self._start()
+            watch(self)
+        except KeyboardInterrupt:
+            self.say("\nstopping ...")
+        except ChildFailed as exc:
+            self.say(f"aiops demo: error: {exc}")
+            code = 1
+        finally:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+            try:
+                self.save_scoreboard()
+            except Exception as exc:  # never in the way of stopping the children
+                self.say(f"aiops demo: the scoreboard was not saved: {exc}")
+            running = [c.name for c in self.children if c.alive()]
+            stop_all(self.children)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if running:
+                self.say(f"stopped {', '.join(dict.fromkeys(name.split()[0] for name in running))}; logs in {self.run_dir}")
+        return code
+
+    def save_scoreboard(self) -> Score | None:
+        """Write the scoreboard as it stands to ``scoreboard.json`` and ``scoreboard.md`` in the run directory."""
+        if self.scoreboard is None:
+            return None
+        score = self.scoreboard.score(self.clock())
+        self.scoreboard_path.write_text(json.dumps(score.as_dict(), indent=2) + "\n")
+        self.scoreboard_path.with_suffix(".md").write_text(score.markdown())
+        self.say(f"scoreboard: {score.line()}; saved to {self.scoreboard_path} (and .md)")
+        return score
+
+    def _start(self) -> None:
+        s = self.settings
+        t0 = time.monotonic()
+        if not port_free(s.host, s.port):
+            raise UsageError(f"port {s.port} on {s.host} is in use (another `aiops collector` or demo?); pick another with --port")
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        self.run_dir.mkdir(parents=True)
+        interval = mon.scrape_interval_seconds()
+        self.say(f"aiops demo: seed {s.seed}, scrape every {interval:g} s ({_shown_path(mon.prometheus_config())}); Ctrl-C stops")
+
+        collector = self.collector_spec()
+        child = self.start_child(collector, wait=False)  # it starts while the history is prepared
+        missing = [b for b in ("prometheus", "promtool") if prom.find_binary(b) is None]
+        has_alertmanager = bool(prom.find_binary("prometheus-alertmanager") or prom.find_binary("alertmanager"))
+        if not missing:
+            self.detector_url = f"http://127.0.0.1:{free_port()}"
+            if has_alertmanager:
+                self.responder_url = f"http://127.0.0.1:{free_port()}"
+            self.prepare_history()
+        stack.wait_ready(child, collector)
+        self.say(f"  collector   {url_for(s.host, s.port)} ready after {time.monotonic() - t0:.1f} s")
+
+        if missing:
+            self.say(
+                f"  prometheus  {' and '.join(missing)} not on PATH: the demo runs without Prometheus "
+                f"(collector and live view only; the detector reads Prometheus, so it does not run either). "
+                f"Get it with: {prom.INSTALL_HINT}"
+            )
+        else:
+            if self.responder_url is not None:
+                self.start_alertmanager()
+                assert self.alertmanager is not None
+                self.say(f"  alertmanager {self.alertmanager.url} ready after {time.monotonic() - t0:.1f} s (sends to the responder)")
+            else:
+                self.say(f"  alertmanager not on PATH: alerts are not routed and nothing remediates. Get it with: {prom.INSTALL_HINT}")
+            self.start_prometheus()
+            assert self.prometheus is not None
+            self.say(f"  prometheus  {self.prometheus.url} ready after {time.monotonic() - t0:.1f} s")
+        specs = self.long_running_specs()
+        started = [(spec, self.start_child(spec, wait=False)) for spec in specs]  # Python starts in parallel
+        for spec, child in started:
+            stack.wait_ready(child, spec)
+            self.say(f"  {spec.name:<11} {spec.ready_url.removesuffix('/healthz')} ready after {time.monotonic() - t0:.1f} s{self._note(spec.name)}")
+        if self.detector_url is not None:
+            self.scoreboard = Scoreboard(load_catalog())
+        if s.run_scenario and self.detector_url is None:
+            self.run_scenario()
+        elif s.run_scenario:
+            self.say("  scenario    starts once the detector scores (about 2 min after Prometheus starts, while its 2m rate windows fill)")
+        self.say(f"ready after {time.monotonic() - t0:.1f} s")
+        self._where_to_look()
+
+    def _note(self, name: str) -> str:
+        if name == "responder":
+            return ", remediation on" if self.settings.remediate else ", remediation off (--remediate turns it on)"
+        if name == "detector":
+            need = self.detector_min_history_seconds()
+            return f", reading Prometheus; flags after {need / 86400:.2g} days of history" + (
+                ", with the history's incident records" if self.history is not None else ""
+            )
+        return ""
+
+    def _where_to_look(self) -> None:
+        s = self.settings
+        self.say("where to look:")
+        self.say(f"  metrics     {self.collector_url}/metrics   (API docs: {self.collector_url}/docs)")
+        env = "" if self.collector_url == "http://127.0.0.1:8000" else f"AIOPS_COLLECTOR_URL={self.collector_url} "
+        aiops = _aiops_command()
+        self.say(f"  incidents   {env}{aiops} incident trigger cpu_hog --service checkout --duration 3m   (list, stop --all)")
+        if not is_loopback(s.host):
+            for address in _room_addresses():
+                self.say(f"  the room    AIOPS_COLLECTOR_URL={url_for(address, s.port)} aiops incident trigger ...  (no authentication!)")
+        if self.prometheus is not None:
+            link = graph_link(
+                self.prometheus.url,
+                [
+                    ('histogram_quantile(0.95, sum by (service, le) (rate(aiops_http_request_duration_seconds_bucket[2m])))', "30m"),
+                    ("aiops_incident_active == 1", "30m"),
+                    ("sum by (service) (rate(aiops_http_requests_total[10m]))", f"{max(1, math.ceil(s.history_days))}d"),
+                ],
+            )
+            self.say(f"  prometheus  {self.prometheus.url}   graphs: {link}")
+            self.say(f"              alerts: {self.prometheus.url}/alerts")
+        if self.detector_url is not None:
+            self.say(f"  detector    {self.detector_url}/api/anomalies   {self.detector_url}/api/incidents/detected   {self.detector_url}/metrics")
+        if self.responder_url is not None:
+            self.say(f"  responder   {self.responder_url}/api/alerts   (alerts received, actions taken)")
+        if self.detector_url is not None:
+            self.say(f"  scoreboard  saved at the end to {self.scoreboard_path}")
+        self.say()
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,74 @@
+"""What ``aiops demo`` can be told: :class:`DemoSettings`, options over environment over defaults."""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from plumbing.settings import EnvSettings, setting, shared
+
+__all__ = ["DEFAULT_SCENARIO", "DemoSettings"]
+
+
+def _kit_scenario(name: str) -> Path:
+    """A scenario file of the kit's ``scenarios`` data package (installed with it, so no checkout is needed)."""
+    spec = importlib.util.find_spec("scenarios")  # finds the data package without running it
+    if spec is None or not spec.submodule_search_locations:
+        return Path("scenarios") / name  # not installed: relative to the working directory
+    return Path(next(iter(spec.submodule_search_locations))) / name
+
+
+#: The scripted scenario the demo runs unless told otherwise.
+DEFAULT_SCENARIO = _kit_scenario("demo.yaml")
+
+
+def _default_cache_dir(environ: Mapping[str, str]) -> Path:
+    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "aiops"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoSettings(EnvSettings):
+    """What ``aiops demo`` can be told: options over ``AIOPS_DEMO_*`` variables over the defaults.
+
+    The collector's host, port and seed are read from the collector's own variables
+    (``AIOPS_COLLECTOR_HOST``, ``_PORT``, ``_SEED``), the cache from the shared ``AIOPS_CACHE_DIR``.
+    """
+
+    ENV_PREFIX = "AIOPS_DEMO_"
+
+    #: Interface of the collector (`--host`); anything but loopback lets a room reach it (no authentication).
+    host: str = shared("AIOPS_COLLECTOR_HOST", "127.0.0.1")
+    #: Port of the collector's /metrics and incident API (`--port`).
+    port: int = shared("AIOPS_COLLECTOR_PORT", 8000)
+    #: Seed of the fleet, and of its cached history (`--seed`).
+    seed: int = shared("AIOPS_COLLECTOR_SEED", 0)
+    #: Loopback port of Prometheus (`--prometheus-port`); 0 picks a free one.
+    prometheus_port: int = 0
+    #: Days of history backfilled into Prometheus (`--history-days`; 8: one weekly cycle and a day); 0 for none (the detector then only warms up).
+    history_days: float = 8.0
+    #: Time between backfilled samples.
+    history_step_seconds: float = 60.0
+    #: The scripted scenario (`--scenario`), run once the detector scores.
+    scenario_path: Path = setting(DEFAULT_SCENARIO, shown_default="`scenarios/demo.yaml` (installed with the kit)")
+    #: Run the scenario (`--no-scenario`: trigger incidents by hand).
+    run_scenario: bool = True
+    #: Cached history blocks and each run's data, logs and scoreboard.
+    cache_dir: Path = shared(
+        "AIOPS_CACHE_DIR",
+        default_factory=lambda: _default_cache_dir({}),
+        default_from_env=_default_cache_dir,
+        shown_default="`$XDG_CACHE_HOME/aiops`, else `~/.cache/aiops`",
+    )
+    #: Seconds between two lines of the live view; 0 means the scrape interval.
+    view_every_seconds: float = 0.0
+    #: Let the responder take the runbook's automatic actions (`--remediate`; it ends the incidents it remedies).
+    remediate: bool = False
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.port <= 65535 or not 0 <= self.prometheus_port <= 65535:
+            raise ValueError("ports must be in 1..65535 (0 for --prometheus-port picks a free one)")
+        if self.history_days < 0 or self.history_step_seconds <= 0 or self.view_every_seconds < 0:
+            raise ValueError("history_days and view_every_seconds must be >= 0, history_step_seconds > 0")
