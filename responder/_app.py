@@ -12,7 +12,9 @@ from typing import Any, Callable
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CollectorRegistry, Counter, generate_latest, CONTENT_TYPE_LATEST
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+
+from collector import APIError, CollectorClient, CollectorUnreachable
 
 from ._runbook import Step, load_runbook
 from ._settings import ResponderSettings
@@ -107,15 +109,14 @@ class Responder:
             decision["outcome"] = "skipped (remediation is off)"
         else:
             try:
-                with httpx.Client(timeout=self.timeout_seconds, transport=self.transport) as client:
-                    r = client.post(
-                        f"{self.collector_url}/api/actions",
-                        json={"action": step.action, "service": service, "by": "remediation"},
-                    )
-                decision["outcome"] = "done" if r.status_code < 400 else f"refused ({r.status_code})"
-                decision["collector"] = r.json() if r.headers.get("content-type", "").startswith("application/json") else r.text
-            except httpx.HTTPError as exc:
-                decision["outcome"] = f"failed ({exc.__class__.__name__})"
+                with CollectorClient(self.collector_url, timeout_seconds=self.timeout_seconds, transport=self.transport) as client:
+                    decision["collector"] = client.act(step.action, service, by="remediation")
+                decision["outcome"] = "done"
+            except APIError as exc:
+                decision["outcome"] = f"refused ({exc.status})"
+                decision["collector"] = exc.body
+            except CollectorUnreachable:
+                decision["outcome"] = "failed (collector unreachable)"
         self.actions_total.labels(step.action, decision["outcome"].split(" ")[0]).inc()
         return decision
 
