@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from simulator import ScenarioStep
+
 __all__ = ["APIError", "CollectorClient", "CollectorUnreachable"]
 
 
@@ -92,6 +94,17 @@ class CollectorClient:
     def trigger(self, **body: Any) -> dict[str, Any]:
         """POST /api/incidents with the given fields (None values are left out)."""
         return self._call("POST", "/api/incidents", json={k: v for k, v in body.items() if v is not None})
+
+    def trigger_step(self, step: ScenarioStep) -> dict[str, Any]:
+        """POST one scripted incident of a scenario, delayed by its ``at`` (``triggered_by`` = ``scenario``)."""
+        return self.trigger(
+            kind=step.kind,
+            service=step.service,
+            intensity=step.intensity,
+            duration_seconds=step.duration_seconds,
+            delay_seconds=step.at_seconds,
+            triggered_by="scenario",
+        )
 
     def incidents(self) -> list[dict[str, Any]]:
         return self._call("GET", "/api/incidents")["incidents"]

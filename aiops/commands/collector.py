@@ -237,16 +237,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         for step in s.steps:
             when = f"+{_span(step.at_seconds)}".ljust(8)
             try:
-                inc = _api(
-                    lambda: c.trigger(
-                        kind=step.kind,
-                        service=step.service,
-                        intensity=step.intensity,
-                        duration_seconds=step.duration_seconds,
-                        delay_seconds=step.at_seconds,
-                        triggered_by="scenario",
-                    )
-                )
+                inc = _api(lambda: c.trigger_step(step))
             except UsageError as exc:
                 failed += 1
                 print(f"{when} {step.kind} on {step.service}: refused: {exc}")

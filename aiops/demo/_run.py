@@ -227,14 +227,7 @@ class Demo:
         with CollectorClient(self.collector_url) as client:
             for step in scenario.steps:
                 try:
-                    inc = client.trigger(
-                        kind=step.kind,
-                        service=step.service,
-                        intensity=step.intensity,
-                        duration_seconds=step.duration_seconds,
-                        delay_seconds=step.at_seconds,
-                        triggered_by="scenario",
-                    )
+                    inc = client.trigger_step(step)
                 except (APIError, CollectorUnreachable) as exc:
                     why = exc.line() if isinstance(exc, APIError) else str(exc)
                     self.say(f"              +{step.at_seconds:>4.0f}s {step.kind} on {step.service}: refused: {why}")
