@@ -339,9 +339,16 @@ class DetectorService:
             self._scheduler = None
 
 
-def build_service(settings: DetectorSettings, *, incident_records: Path | None = None) -> DetectorService:
-    """The service wired to Prometheus and the collector, as ``aiops detect`` runs it."""
-    signals = load_signals()
+def build_service(
+    settings: DetectorSettings, *, incident_records: Path | None = None, signals_path: Path | None = None
+) -> DetectorService:
+    """The service wired to Prometheus and the collector, as ``aiops detect`` runs it.
+
+    ``signals_path``: the signals file (default: the packaged ``model/signals.yaml``); its
+    PromQL, rate window and completeness check are what the service queries and waits for.
+    A bad file raises :class:`model.SignalsError`.
+    """
+    signals = load_signals(signals_path)
     reader = PrometheusReader(base_url=settings.prometheus_url, timeout_seconds=settings.timeout_seconds)
     extra = read_incident_log(incident_records) if incident_records else []
     return DetectorService(

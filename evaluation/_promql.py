@@ -1,15 +1,20 @@
 """Simulated history -> the detector's wide frame, computed the way Prometheus would.
 
-The live detector reads its signals from Prometheus with the PromQL in the kit's docs::
+The live detector reads its signals from Prometheus with the PromQL of ``model/signals.yaml``
+(``$rate_window`` is the file's ``rate_window``, 2m)::
 
-    requests    sum by (service) (rate(aiops_http_requests_total[2m]))
-    errors      sum by (service) (rate(aiops_http_request_errors_total[2m]))
-                  / sum by (service) (rate(aiops_http_requests_total[2m]))
-    latency     histogram_quantile(0.95, sum by (service, le) (rate(aiops_http_request_duration_seconds_bucket[2m])))
+    requests    sum by (service) (rate(aiops_http_requests_total[$rate_window]))
+    errors      sum by (service) (rate(aiops_http_request_errors_total[$rate_window]))
+                  / sum by (service) (rate(aiops_http_requests_total[$rate_window]))
+    latency     histogram_quantile(0.95, sum by (service, le) (rate(aiops_http_request_duration_seconds_bucket[$rate_window])))
     cpu         avg by (service) (aiops_cpu_utilization_ratio)
     memory      avg by (service) (aiops_memory_usage_bytes)
     disk        avg by (service) (aiops_disk_used_bytes)
     saturation  avg by (service) (aiops_pool_usage_ratio)
+
+The rate window of the emulation is the signal set's (the one :func:`fleet_frame` is given,
+else the packaged file's), so the offline figures follow the file; only an explicit
+``OfflineSettings(rate_window_seconds=...)`` overrides it.
 
 The offline evaluation needs days of that at speed, without a Prometheus server. This
 module samples the simulator on a scrape grid, integrates the counters the way the live
@@ -53,6 +58,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from model import SignalSet, load_signals
 from simulator import LATENCY_BUCKETS_SECONDS, SIGNALS, Catalog, Incident, integrate, simulate
 
 __all__ = [
@@ -75,20 +81,39 @@ class OfflineSettings:
     """How the offline bridge samples and queries the simulated fleet.
 
     ``step_seconds`` is the evaluation grid (a range query's step), ``scrape_interval_seconds``
-    how often counters and gauges are sampled, ``rate_window_seconds`` the ``[2m]`` of the
-    PromQL, ``quantile`` the latency quantile, ``tick_seconds`` the integration tick
-    (default: the scrape interval), ``whole_counts`` floors counters as the collector
-    exposes them, ``chunk_seconds`` how much is simulated at once (bounds memory).
+    how often counters and gauges are sampled, ``rate_window_seconds`` the range of the
+    PromQL's ``rate()`` (None, the default: the signal set's ``rate_window``, see
+    :meth:`rate_window_for`), ``quantile`` the latency quantile, ``tick_seconds`` the
+    integration tick (default: the scrape interval), ``whole_counts`` floors counters as
+    the collector exposes them, ``chunk_seconds`` how much is simulated at once (bounds memory).
     """
 
     step_seconds: float = 60.0
     scrape_interval_seconds: float = 5.0
     scrape_offset_seconds: float = 0.0
-    rate_window_seconds: float = 120.0
+    rate_window_seconds: float | None = None
     quantile: float = 0.95
     tick_seconds: float | None = None
     whole_counts: bool = True
     chunk_seconds: float = 21_600.0  # six hours of 5 s ticks: ~200 MB peak for a 17-day suite
+
+    def rate_window_for(self, signals: SignalSet | None = None) -> float:
+        """The rate window to emulate: ``signals``' window (the packaged file's without one), or this override.
+
+        An override that contradicts the window of the ``signals`` given is a ValueError:
+        the emulation would not compute what the detector queries.
+        """
+        if self.rate_window_seconds is not None:
+            if signals is not None and signals.rate_window_seconds is not None and signals.rate_window_seconds != self.rate_window_seconds:
+                raise ValueError(
+                    f"two rate windows: the signal set's {signals.rate_window_seconds:g} s and "
+                    f"OfflineSettings.rate_window_seconds {self.rate_window_seconds:g} s; give one"
+                )
+            return float(self.rate_window_seconds)
+        window = (signals if signals is not None else load_signals()).rate_window_seconds
+        if window is None:
+            raise ValueError("the signal set declares no rate_window; set OfflineSettings.rate_window_seconds")
+        return float(window)
 
 
 # --------------------------------------------------------------------------- PromQL pieces
@@ -193,19 +218,22 @@ def fleet_frame(
     start_seconds: float,
     end_seconds: float,
     incidents: Sequence[Incident] = (),
-    settings: OfflineSettings = OfflineSettings(),
+    settings: OfflineSettings | None = None,
+    signals: SignalSet | None = None,
 ) -> pd.DataFrame:
     """Every service's signals on the step grid ``[start_seconds, end_seconds)``.
 
     Returns the model's frame: a UTC ``DatetimeIndex`` named ``timestamp`` and float64
     ``(service, signal)`` columns in catalog order, signals in :data:`simulator.SIGNALS`
     order. The incidents act on the simulated fleet; no ground truth enters the frame
-    (see :func:`ground_truth_frame` for that, kept apart).
+    (see :func:`ground_truth_frame` for that, kept apart). ``rate()`` runs over the rate
+    window of ``signals`` (default: the packaged signals file), unless ``settings`` sets one.
     """
+    settings = settings if settings is not None else OfflineSettings()
     step = float(settings.step_seconds)
     scrape = float(settings.scrape_interval_seconds)
     tick = float(settings.tick_seconds or scrape)
-    rng = float(settings.rate_window_seconds)
+    rng = settings.rate_window_for(signals)
     if step <= 0 or scrape <= 0 or tick <= 0 or rng <= 0:
         raise ValueError("step, scrape interval, tick and rate window must be positive")
     eval_times = np.arange(float(start_seconds), float(end_seconds), step)
@@ -306,6 +334,8 @@ class SimulatedSource:
     catalog: Catalog
     seed: int
     incidents: Callable[[], Sequence[Incident]]
+    #: Whose rate window the emulation uses (default: the packaged signals file's).
+    signals: SignalSet | None = None
 
     def fetch(self, start_seconds: float, end_seconds: float, step_seconds: float) -> pd.DataFrame:
         settings = OfflineSettings(step_seconds=step_seconds, scrape_interval_seconds=min(step_seconds, 5.0))
@@ -316,4 +346,5 @@ class SimulatedSource:
             end_seconds=end_seconds + step_seconds / 2,
             incidents=list(self.incidents()),
             settings=settings,
+            signals=self.signals,
         )

@@ -2,21 +2,31 @@
 
 Each signal has its PromQL (what the live detector asks Prometheus, and the evaluation's
 emulator re-implements), its context regressors, its scoring knobs; the set has the
-shared settings (debounce, self-cleaning, rate-window completeness).
+shared settings (the rate window, debounce, self-cleaning, rate-window completeness).
+
+The file's top-level ``rate_window`` (a duration, e.g. ``2m``) is written once: every
+``promql`` (and the completeness query) says ``$rate_window`` where the range goes, e.g.
+``rate(aiops_http_requests_total[$rate_window])``, and :func:`parse_signals` substitutes it
+as a Prometheus duration (``[120s]``). The completeness window is the rate window. A file
+without ``rate_window`` writes its ranges out and may not use the placeholder.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
+from plumbing.durations import format_duration, parse_duration
+
 from ._scoring import DIRECTIONS
 
 __all__ = [
+    "RATE_WINDOW_PLACEHOLDER",
     "SIGNALS_PATH",
     "SignalSet",
     "SignalSpec",
@@ -25,6 +35,12 @@ __all__ = [
 ]
 
 SIGNALS_PATH = Path(__file__).with_name("signals.yaml")
+
+#: What a query in the signals file writes where the range of its ``rate()`` (or ``count_over_time()``) goes.
+RATE_WINDOW_PLACEHOLDER = "$rate_window"
+_PLACEHOLDER = re.compile(r"\$\{rate_window\}|\$rate_window(?![A-Za-z0-9_])")
+#: A range (``[...]``) still holding a ``$`` after the substitution: a misspelt placeholder.
+_LEFT_IN_RANGE = re.compile(r"\[[^\]]*\$[^\]]*\]")
 
 _MODEL_KNOBS = ("daily_order", "weekly_order", "trend", "direction", "min_deviation", "z_floor", "calibration_quantile", "calibration_factor")
 
@@ -62,8 +78,11 @@ class SignalSet:
     max_excluded_share: float = 0.25
     incident_margin_seconds: float = 300.0
     dtype: str = "float32"
+    #: The file's ``rate_window`` in seconds, already substituted into every ``promql``
+    #: (None: the file writes its ranges out and declares no window).
+    rate_window_seconds: float | None = None
     #: Live-data completeness (see signals.yaml): samples the collector's scrape left in the
-    #: rate window, the window's length, and the share of expected samples needed to score.
+    #: rate window, the window's length (the rate window), and the share of expected samples needed to score.
     completeness_promql: str | None = None
     completeness_window_seconds: float = 120.0
     completeness_min_ratio: float = 0.9
@@ -118,10 +137,50 @@ def load_signals(path: str | Path | None = None) -> SignalSet:
     return parse_signals(raw, source=str(p))
 
 
+def _rate_window(raw: Mapping[str, Any], source: str) -> float | None:
+    """The top-level ``rate_window`` in seconds (None when the file has none)."""
+    if raw.get("rate_window") is None:
+        return None
+    try:
+        seconds = parse_duration(raw["rate_window"])
+    except ValueError as exc:
+        raise SignalsError(f"{source}: rate_window: {exc}") from None
+    if not seconds > 0 or round(seconds * 1000) <= 0:
+        raise SignalsError(f"{source}: rate_window must be a positive duration, got {raw['rate_window']!r}")
+    return seconds
+
+
+def _seconds_or_none(value: Any) -> float | None:
+    try:
+        return parse_duration(value)
+    except ValueError:
+        return None
+
+
+def _substitute(promql: Any, window: float | None, source: str, where: str) -> str:
+    """``promql`` on one line with ``$rate_window`` replaced by the window as a Prometheus duration."""
+    text = " ".join(str(promql).split())
+    if _PLACEHOLDER.search(text) and window is None:
+        raise SignalsError(
+            f"{source}: {where} uses {RATE_WINDOW_PLACEHOLDER} but the file has no top-level 'rate_window' key (e.g. rate_window: 2m)"
+        )
+    if window is not None:
+        text = _PLACEHOLDER.sub(format_duration(window), text)
+    left = _LEFT_IN_RANGE.search(text)
+    if left:
+        raise SignalsError(f"{source}: {where} has an unknown placeholder in {left.group(0)} (the only one is {RATE_WINDOW_PLACEHOLDER})")
+    return text
+
+
 def parse_signals(raw: Mapping[str, Any], *, source: str = "signals") -> SignalSet:
-    """Validate an already-parsed signals mapping (see ``signals.yaml`` for the shape)."""
+    """Validate an already-parsed signals mapping (see ``signals.yaml`` for the shape).
+
+    ``$rate_window`` in every ``promql`` and in ``completeness.promql`` becomes the top-level
+    ``rate_window`` (a :class:`SignalsError` if the file uses it without declaring one).
+    """
     if not isinstance(raw, Mapping) or not isinstance(raw.get("signals"), Mapping) or not raw["signals"]:
         raise SignalsError(f"{source}: needs a non-empty 'signals' mapping")
+    window = _rate_window(raw, source)
     defaults = dict(raw.get("defaults") or {})
     unknown = set(defaults) - set(_MODEL_KNOBS)
     if unknown:
@@ -146,7 +205,7 @@ def parse_signals(raw: Mapping[str, Any], *, source: str = "signals") -> SignalS
         specs.append(
             SignalSpec(
                 name=str(name),
-                promql=" ".join(str(body["promql"]).split()),
+                promql=_substitute(body["promql"], window, source, f"signal {name!r}"),
                 label=str(body.get("label", name)),
                 unit=str(body.get("unit", "")),
                 context=context,
@@ -162,9 +221,19 @@ def parse_signals(raw: Mapping[str, Any], *, source: str = "signals") -> SignalS
     if not 0.0 <= share < 1.0:
         raise SignalsError(f"{source}: self_cleaning.max_excluded_share must be in [0, 1)")
     complete = raw.get("completeness") or {}
+    if window is None:
+        complete_window = float(complete.get("window_seconds", 120.0))
+    else:  # the completeness window is the rate window: no second number to keep in step
+        complete_window = window
+        if complete.get("window_seconds") is not None and _seconds_or_none(complete["window_seconds"]) != window:
+            raise SignalsError(
+                f"{source}: completeness.window_seconds ({complete['window_seconds']}) differs from rate_window "
+                f"({format_duration(window)}); leave it out, the completeness window is the rate window"
+            )
     return SignalSet(
-        completeness_promql=" ".join(str(complete["promql"]).split()) if complete.get("promql") else None,
-        completeness_window_seconds=float(complete.get("window_seconds", 120.0)),
+        rate_window_seconds=window,
+        completeness_promql=_substitute(complete["promql"], window, source, "completeness.promql") if complete.get("promql") else None,
+        completeness_window_seconds=complete_window,
         completeness_min_ratio=float(complete.get("min_ratio", 0.9)),
         signals=tuple(specs),
         debounce_k=k,

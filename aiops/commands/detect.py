@@ -42,6 +42,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--fit-every", type=duration_arg, help="refit period (default 10m)")
     p.add_argument("--min-history", type=duration_arg, help="history needed before flagging (default 2d)")
     p.add_argument("--incident-records", type=Path, help="a backfill's incidents.jsonl: past incidents to keep out of the baselines")
+    p.add_argument(
+        "--signals",
+        type=Path,
+        metavar="FILE",
+        help="the signals file: PromQL, rate window, scoring knobs (default: the kit's model/signals.yaml)",
+    )
     p.set_defaults(func=run_detect)
 
 
@@ -66,6 +72,20 @@ def build_settings(args: argparse.Namespace) -> Any:
         raise UsageError(str(exc)) from None
 
 
+def check_signals(path: Path | None) -> None:
+    """Fail early, on one line naming the file and the problem, if ``--signals`` is not a usable signals file."""
+    if path is None:
+        return
+    from model import SignalsError, load_signals
+
+    if not path.is_file():
+        raise UsageError(f"--signals: no such file {path}")
+    try:
+        load_signals(path)
+    except SignalsError as exc:
+        raise UsageError("--signals: " + " ".join(str(exc).split())) from None
+
+
 def run_detect(args: argparse.Namespace) -> int:
     from detector import build_service, create_app
     from plumbing.serving import PortInUse, bind, is_loopback, serve_forever
@@ -73,6 +93,7 @@ def run_detect(args: argparse.Namespace) -> int:
     settings = build_settings(args)
     if args.incident_records is not None and not args.incident_records.is_file():
         raise UsageError(f"--incident-records: no such file {args.incident_records}")
+    check_signals(args.signals)
     try:
         sock = bind(settings.host, settings.port, what="detector")
     except PortInUse as exc:
@@ -82,7 +103,7 @@ def run_detect(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("apscheduler", "httpx"):  # a line per job run and per query would bury the detector's own
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    service = build_service(settings, incident_records=args.incident_records)
+    service = build_service(settings, incident_records=args.incident_records, signals_path=args.signals)
     app = create_app(service)
     service.start()
     print(

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
+import numpy as np
 import pandas as pd
 import pytest
 
 import simulator as sim
 from sources._prometheus import PrometheusUnavailable
-from detector._service import DetectorService, in_shard
+from detector._service import DetectorService, build_service, in_shard
 from detector._settings import DetectorSettings
-from evaluation import SimulatedSource
+from evaluation import OfflineSettings, SimulatedSource, fleet_frame
+from model import SIGNALS_PATH, SignalSet, SignalsError, load_signals
 
 CATALOG = sim.load_catalog()
 EDGES = [(d.caller, d.callee) for d in CATALOG.dependencies]
@@ -37,11 +42,20 @@ class FlakySource:
         return self.inner.fetch(start, end, step)
 
 
-def make(incidents=(), min_history=2 * 86400.0, clock=None):
+def make(incidents=(), min_history=2 * 86400.0, clock=None, signals: SignalSet | None = None):
     clock = clock or Clock(NOW)
-    source = FlakySource(SimulatedSource(CATALOG, 3, lambda: incidents))
+    source = FlakySource(SimulatedSource(CATALOG, 3, lambda: incidents, signals=signals))
     settings = DetectorSettings(fit_window_seconds=3 * 86400.0, min_history_seconds=min_history, lookback_seconds=300.0, infer_every_seconds=15.0)
-    return DetectorService(settings, source=source, dependencies=EDGES, clock=clock), source, clock
+    return DetectorService(settings, source=source, dependencies=EDGES, clock=clock, signals=signals), source, clock
+
+
+def signals_file(tmp_path: Path, rate_window: str) -> Path:
+    """A copy of the packaged signals file with only its rate_window replaced."""
+    path = tmp_path / f"signals-{rate_window}.yaml"
+    text, n = re.subn(r"^rate_window:.*$", f"rate_window: {rate_window}", SIGNALS_PATH.read_text(encoding="utf-8"), flags=re.M)
+    assert n == 1
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def test_it_warms_up_instead_of_flagging_until_it_has_enough_history() -> None:
@@ -165,9 +179,64 @@ def test_points_whose_rate_windows_are_incomplete_are_not_scored() -> None:
     clock.t = NOW
     service.infer_cycle()
     assert service.health()["status"] == "settling" and service.recent_anomalies() == []
+    assert service.signals.completeness_window_seconds == 120.0  # the packaged file's rate_window
     service.source.samples = 120.0 / 15.0  # a full window at the 15 s test step
     service.infer_cycle()
     assert service.health()["status"] == "ok" and service.snapshot().series[("payments", "cpu")].anomaly
+
+
+def test_the_service_settles_on_its_signal_sets_rate_window(tmp_path: Path) -> None:
+    """One sample in the window is a full 15 s window at the 15 s step, and far too few for 2 minutes."""
+    hog = sim.make_incident(CATALOG, id="1", kind="cpu_hog", service="payments", duration_seconds=600, now=NOW - 120)
+
+    class OneSample(FlakySource):
+        def samples_in_window(self, start, end, step):
+            return pd.Series(1.0, index=self.inner.fetch(start, end, step).index)
+
+    outcomes = {}
+    for window in ("2m", "15s"):
+        service, _, clock = make(incidents=[hog], signals=load_signals(signals_file(tmp_path, window)))
+        service.source = OneSample(service.source.inner)
+        clock.t = NOW - 200
+        service.fit_cycle()
+        clock.t = NOW
+        service.infer_cycle()
+        outcomes[window] = service.health()["status"]
+    assert outcomes == {"2m": "settling", "15s": "ok"}
+
+
+def test_build_service_reads_the_signals_file_it_is_given(tmp_path: Path) -> None:
+    settings = DetectorSettings(infer_every_seconds=1.0)
+    packaged = build_service(settings)
+    assert packaged.signals == load_signals() and packaged.source.signals is packaged.signals
+    fast = build_service(settings, signals_path=signals_file(tmp_path, "10s"))
+    assert fast.signals.rate_window_seconds == 10.0 and fast.signals.completeness_window_seconds == 10.0
+    assert fast.source.signals is fast.signals  # the queries sent to Prometheus are the file's
+    assert fast.signals.spec("latency").promql.endswith("[10s])))")
+    assert fast.signals.completeness_promql.endswith("[10s]))")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("signals:\n  requests:\n    promql: rate(x[$rate_window])\n", encoding="utf-8")
+    with pytest.raises(SignalsError, match=r"broken\.yaml: .*'rate_window'"):
+        build_service(settings, signals_path=broken)
+
+
+def test_the_in_process_source_computes_rates_over_its_signal_sets_window(tmp_path: Path) -> None:
+    """The emulator has one rate window: the signal set's (the packaged file's by default)."""
+    fast = load_signals(signals_file(tmp_path, "30s"))
+    start, end = NOW - 1800, NOW
+    default = SimulatedSource(CATALOG, 3, lambda: []).fetch(start, end, 60)
+    short = SimulatedSource(CATALOG, 3, lambda: [], signals=fast).fetch(start, end, 60)
+    gauges = [c for c in default.columns if c[1] in ("cpu", "memory", "disk", "saturation")]
+    rates = [c for c in default.columns if c[1] in ("requests", "errors", "latency")]
+    pd.testing.assert_frame_equal(default[gauges], short[gauges])
+    assert not np.allclose(default[rates].to_numpy(), short[rates].to_numpy(), equal_nan=True)
+    settings = OfflineSettings(scrape_interval_seconds=5.0)
+    assert settings.rate_window_for() == 120.0 and settings.rate_window_for(fast) == 30.0
+    explicit = fleet_frame(CATALOG, 3, start_seconds=start, end_seconds=end, settings=OfflineSettings(scrape_interval_seconds=5.0, rate_window_seconds=30.0))
+    given = fleet_frame(CATALOG, 3, start_seconds=start, end_seconds=end, settings=settings, signals=fast)
+    pd.testing.assert_frame_equal(explicit, given)
+    with pytest.raises(ValueError, match="two rate windows"):
+        fleet_frame(CATALOG, 3, start_seconds=start, end_seconds=end, settings=OfflineSettings(rate_window_seconds=60.0), signals=fast)
 
 
 def test_an_incident_is_kept_out_of_the_baselines_of_every_service_it_reaches() -> None:

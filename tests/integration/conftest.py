@@ -1,7 +1,14 @@
-"""Fixtures for the integration tests: the real collector, promtool and Prometheus on loopback."""
+"""Fixtures for the integration tests: the real collector, promtool and Prometheus on loopback.
+
+The detector runs with ``--signals`` pointing at a copy of the packaged ``model/signals.yaml``
+whose ``rate_window`` is :data:`FAST_RATE_WINDOW_SECONDS` instead of 2 minutes (generated
+from the packaged file, replacing only that line, so the two cannot drift): with a 1 s
+scrape its rate windows fill, and it scores, seconds after Prometheus starts.
+"""
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -11,14 +18,46 @@ from typing import Any, Callable, Iterator, Sequence
 import httpx
 import pytest
 
+from model import SIGNALS_PATH, load_signals
 from plumbing import binaries as prom
 from plumbing import monitoring as mon
+from plumbing.durations import format_duration
 from plumbing.procs import Child, free_port, http_ok, spawn, wait_until
 
 #: Seed of the fleet in the integration tests (any fixed seed).
 SEED = 7
 #: Hours of backfilled history under the live data.
 HISTORY_HOURS = 6.0
+#: The rate window of the integration tests' signals file (the packaged one says 2m).
+FAST_RATE_WINDOW_SECONDS = 15.0
+
+
+def write_signals(path: Path, rate_window_seconds: float) -> Path:
+    """Write the packaged signals file to ``path`` with only its ``rate_window`` line replaced; returns ``path``.
+
+    Checks that the copy is the packaged signal set with other windows and nothing else.
+    """
+    window = format_duration(rate_window_seconds)
+    text, n = re.subn(
+        r"^rate_window:.*$",
+        f"rate_window: {window}  # the integration tests' copy of {SIGNALS_PATH.name}",
+        SIGNALS_PATH.read_text(encoding="utf-8"),
+        flags=re.M,
+    )
+    assert n == 1, f"{SIGNALS_PATH} should have one top-level rate_window line, it has {n}"
+    path.write_text(text, encoding="utf-8")
+    copy, packaged = load_signals(path), load_signals()
+    assert packaged.rate_window_seconds is not None, f"{SIGNALS_PATH} declares no rate_window"
+    assert copy.rate_window_seconds == rate_window_seconds and copy.completeness_window_seconds == rate_window_seconds
+    was = f"[{format_duration(packaged.rate_window_seconds)}]"
+    assert [s.promql for s in copy.signals] == [s.promql.replace(was, f"[{window}]") for s in packaged.signals]
+    return path
+
+
+@pytest.fixture(scope="session")
+def fast_signals(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The packaged signals file with a :data:`FAST_RATE_WINDOW_SECONDS` rate window (for ``aiops detect --signals``)."""
+    return write_signals(tmp_path_factory.mktemp("signals") / "signals-fast.yaml", FAST_RATE_WINDOW_SECONDS)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 
 
 def test_alertmanager_starts_with_the_project_config_and_clustering_off(alertmanager_bin: str, tmp_path: Path) -> None:
-    with prom.start_alertmanager(storage_dir=tmp_path / "data", log_path=tmp_path / "alertmanager.log") as am:
+    with prom.start_alertmanager(mon.alertmanager_config(), storage_dir=tmp_path / "data", log_path=tmp_path / "alertmanager.log") as am:
         status = httpx.get(f"{am.url}/api/v2/status", timeout=10).json()
         assert status["cluster"]["status"] == "disabled"
         loaded = yaml.safe_load(status["config"]["original"])
