@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from plumbing.durations import duration_arg
 from plumbing.errors import UsageError
 
 __all__ = ["register"]
@@ -24,6 +25,8 @@ def _cmd_demo(args: Any) -> int:
             prometheus_port=args.prometheus_port,
             history_days=args.history_days,
             scenario_path=args.scenario,
+            signals_path=args.signals,
+            history_step_seconds=args.history_step,
             run_scenario=False if args.no_scenario else None,
             remediate=True if args.remediate else None,
         )
@@ -54,5 +57,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--history-days", type=float, metavar="DAYS", help="days of backfilled history (default 8; 0 for none)")
     p.add_argument("--scenario", type=Path, metavar="FILE", help="scenario file (default: the kit's scenarios/demo.yaml)")
     p.add_argument("--no-scenario", action="store_true", help="do not run the scenario")
+    p.add_argument("--signals", type=Path, metavar="FILE", help="the detector's signals file (default: the kit's model/signals.yaml)")
+    p.add_argument("--history-step", type=duration_arg, metavar="DURATION", help="time between backfilled samples (default 60s; at most half the signals' rate window)")
     p.add_argument("--remediate", action="store_true", help="let the responder take the runbook's automatic actions (off by default)")
     p.set_defaults(func=_cmd_demo)

@@ -39,8 +39,10 @@ from aiops import stack
 from aiops._history import History, copy_blocks, ensure_history
 from collector import APIError, CollectorClient, CollectorUnreachable
 from evaluation import Score, Scoreboard
+from model import SignalsError, load_signals
 from plumbing import binaries as prom
 from plumbing import monitoring as mon
+from plumbing.durations import format_duration
 from plumbing.errors import UsageError
 from plumbing.procs import Child, ChildFailed, free_port, stop_all
 from plumbing.serving import is_loopback, local_host, port_free, url_for
@@ -100,6 +102,10 @@ class Demo:
 
     def __init__(self, settings: DemoSettings, *, out: TextIO | None = None, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        try:  # checked before anything starts: the detector would refuse a bad file only once running
+            self.signals = load_signals(settings.signals_path)
+        except SignalsError as exc:
+            raise UsageError(f"--signals: {exc}") from None
         self.out = out or sys.stdout
         self.clock = clock
         self.run_dir = settings.cache_dir / f"demo-{settings.port}"  # one per port: two demos do not share a data directory
@@ -143,6 +149,7 @@ class Demo:
             collector_url=self.collector_url,
             min_history_seconds=round(self.detector_min_history_seconds()),
             incident_records=records,
+            signals_path=self.settings.signals_path,
         )
 
     def long_running_specs(self) -> list[stack.ProcessSpec]:
@@ -162,6 +169,11 @@ class Demo:
         if wait:
             stack.wait_ready(child, spec)
         return child
+
+    @property
+    def rate_window_seconds(self) -> float:
+        """The detector's rate window (its signals file's ``rate_window``)."""
+        return self.signals.rate_window_seconds or 120.0
 
     @property
     def instance(self) -> str:
@@ -322,7 +334,8 @@ class Demo:
         if s.run_scenario and self.detector_url is None:
             self.run_scenario()
         elif s.run_scenario:
-            self.say("  scenario    starts once the detector scores (about 2 min after Prometheus starts, while its 2m rate windows fill)")
+            window = format_duration(self.rate_window_seconds)
+            self.say(f"  scenario    starts once the detector scores (about {window} after Prometheus starts, while its {window} rate windows fill)")
         self.say(f"ready after {time.monotonic() - t0:.1f} s")
         self._where_to_look()
 
@@ -350,7 +363,7 @@ class Demo:
             link = graph_link(
                 self.prometheus.url,
                 [
-                    ('histogram_quantile(0.95, sum by (service, le) (rate(aiops_http_request_duration_seconds_bucket[2m])))', "30m"),
+                    (f"histogram_quantile(0.95, sum by (service, le) (rate(aiops_http_request_duration_seconds_bucket[{format_duration(self.rate_window_seconds)}])))", "30m"),
                     ("aiops_incident_active == 1", "30m"),
                     ("sum by (service) (rate(aiops_http_requests_total[10m]))", f"{max(1, math.ceil(s.history_days))}d"),
                 ],

@@ -66,6 +66,8 @@ class DemoSettings(EnvSettings):
     view_every_seconds: float = 0.0
     #: Let the responder take the runbook's automatic actions (`--remediate`; it ends the incidents it remedies).
     remediate: bool = False
+    #: The detector's signals file (`--signals`; what is modelled, its PromQL and its rate window); empty: the kit's `model/signals.yaml`.
+    signals_path: Path | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535 or not 0 <= self.prometheus_port <= 65535:

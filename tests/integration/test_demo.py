@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from plumbing.procs import free_port
+from tests.integration.conftest import FAST_RATE_WINDOW_SECONDS
 
 pytestmark = pytest.mark.integration
 
@@ -26,11 +27,14 @@ READY = re.compile(r"^ready after ([0-9.]+) s$", re.M)
 PARTS = ("collector", "alertmanager", "prometheus", "responder", "detector")
 
 
-def _start_demo(cache: Path, out: Path, port: int, *extra: str) -> subprocess.Popen[bytes]:
+def _start_demo(cache: Path, out: Path, port: int, signals: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """The demo on a day of history, its detector on the tests' short rate window (history at half that window)."""
     env = {**os.environ, "AIOPS_CACHE_DIR": str(cache)}
+    step = f"{FAST_RATE_WINDOW_SECONDS / 2:g}s"
     with open(out, "wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "aiops", "demo", "--port", str(port), "--history-days", "1", *extra],
+            [sys.executable, "-m", "aiops", "demo", "--port", str(port), "--history-days", "1",
+             "--signals", str(signals), "--history-step", step, *extra],  # fmt: skip
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
@@ -72,13 +76,13 @@ def _url_of(text: str, part: str) -> str:
 
 
 def test_demo_runs_the_kit_detects_an_incident_and_ctrl_c_stops_every_child(
-    prometheus_bin: str, alertmanager_bin: str, tmp_path: Path
+    prometheus_bin: str, alertmanager_bin: str, fast_signals: Path, tmp_path: Path
 ) -> None:
     cache = tmp_path / "cache"
     first_out, second_out = tmp_path / "first.out", tmp_path / "second.out"
 
     port = free_port()  # the same both times: the history is cached per seed and scraped address
-    proc = _start_demo(cache, first_out, port)
+    proc = _start_demo(cache, first_out, port, fast_signals)
     try:
         first = float(_wait_for(first_out, READY, proc, timeout_seconds=180).group(1))
         text = first_out.read_text()
@@ -89,7 +93,7 @@ def test_demo_runs_the_kit_detects_an_incident_and_ctrl_c_stops_every_child(
         with httpx.Client(base_url=urls["prometheus"], timeout=10) as http:
             q = {"query": 'count_over_time(aiops_cpu_utilization_ratio{pod="checkout-0"}[1d])'}
             result = http.get("/api/v1/query", params=q).json()["data"]["result"]
-            assert result and float(result[0]["value"][1]) >= 1000, "a day of history at 60 s is in the demo's Prometheus"
+            assert result and float(result[0]["value"][1]) >= 1000, "a day of backfilled history is in the demo's Prometheus"
             config = http.get("/api/v1/status/config").json()["data"]["yaml"]
         assert urls["alertmanager"].removeprefix("http://") in config, "Prometheus sends to the demo's Alertmanager"
         assert urls["detector"].removeprefix("http://") in config, "Prometheus scrapes the demo's detector"
@@ -107,7 +111,7 @@ def test_demo_runs_the_kit_detects_an_incident_and_ctrl_c_stops_every_child(
     assert f"saved to {scoreboard}" in first_out.read_text()
 
     # second start: quicker; no scenario, so we trigger one incident once the detector scores
-    proc = _start_demo(cache, second_out, port, "--no-scenario", "--remediate")
+    proc = _start_demo(cache, second_out, port, fast_signals, "--no-scenario", "--remediate")
     try:
         second = float(_wait_for(second_out, READY, proc, timeout_seconds=120).group(1))
         text = second_out.read_text()
