@@ -11,6 +11,8 @@ INSTALL_CMD := apt-get install --no-install-recommends prometheus prometheus-ale
 ARGS ?=
 BINARIES ?= prometheus promtool prometheus-alertmanager
 PYTEST_ARGS ?= -rfEs
+# The tests run on both cores (pytest-xdist); a module stays on one worker, so its fixtures are built once.
+TEST_JOBS ?= 2
 
 .PHONY: demo test binaries venv clean
 
@@ -29,7 +31,7 @@ demo: $(STAMP)
 	$(BIN)/aiops demo $(ARGS)
 
 test: $(STAMP) binaries
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 # Root with apt-get: installs the binaries. Otherwise: says how, and the integration tests skip
 # (or fail, under AIOPS_REQUIRE_INTEGRATION=1).
