@@ -8,8 +8,8 @@ scrape its rate windows fill, and it scores, seconds after Prometheus starts.
 
 from __future__ import annotations
 
+import dataclasses
 import re
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +18,12 @@ from typing import Any, Callable, Iterator, Sequence
 import httpx
 import pytest
 
+from aiops import stack as stack_spec
 from model import SIGNALS_PATH, load_signals
 from plumbing import binaries as prom
 from plumbing import monitoring as mon
 from plumbing.durations import format_duration
-from plumbing.procs import Child, free_port, http_ok, spawn, wait_until
+from plumbing.procs import Child, free_port
 
 #: Seed of the fleet in the integration tests (any fixed seed).
 SEED = 7
@@ -70,24 +71,16 @@ class RunningCollector:
     child: Child
 
 
-def start_collector(workdir: Path, *, seed: int = 7, port: int | None = None, extra_args: Sequence[str] = ()) -> RunningCollector:
-    """Start ``aiops collector`` on loopback (a free port by default) and wait for ``/healthz``; the caller stops it."""
-    pytest.importorskip("collector", reason="the collector package is not in this checkout")
+def start_collector(
+    workdir: Path, *, seed: int = 7, port: int | None = None, history_dir: Path | None = None, extra_args: Sequence[str] = ()
+) -> RunningCollector:
+    """Start ``aiops collector`` on loopback from the stack specification (a free port by default) and wait until ready; the caller stops it."""
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
-    child = spawn(
-        "collector",
-        [sys.executable, "-m", "aiops", "collector", "--host", "127.0.0.1", "--port", str(port), "--seed", str(seed), *extra_args],
-        log_path=workdir / "collector.log",
-        cwd=workdir,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: http_ok(f"{url}/healthz"), child=child, timeout_seconds=30)
-    except BaseException:
-        child.stop()
-        raise
-    return RunningCollector(url=url, port=port, target=f"127.0.0.1:{port}", child=child)
+    spec = stack_spec.collector(port=port, seed=seed, log_path=workdir / "incidents.jsonl", history_dir=history_dir)
+    spec = dataclasses.replace(spec, argv=spec.argv + tuple(extra_args))
+    child = stack_spec.start(spec, log_dir=workdir, cwd=workdir)
+    return RunningCollector(url=spec.url, port=port, target=f"127.0.0.1:{port}", child=child)
 
 
 class PromAPI:

@@ -10,7 +10,6 @@ conftest.py), so it scores seconds after Prometheus starts instead of after 2 mi
 
 from __future__ import annotations
 
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +21,8 @@ import pytest
 
 from plumbing import binaries as prom
 from plumbing import monitoring as mon
-from plumbing.procs import Child, free_port, http_ok, spawn, wait_until
+from aiops import stack
+from plumbing.procs import Child, free_port, wait_until
 from model import load_signals
 
 from tests.integration.conftest import FAST_RATE_WINDOW_SECONDS, PromAPI, RunningCollector, start_collector
@@ -59,10 +59,6 @@ class Loop:
     data_dir: Path
 
 
-def _python_aiops(*args: str) -> list[str]:
-    return [sys.executable, "-m", "aiops", *args]
-
-
 @pytest.fixture(scope="module")
 def loop(prometheus_bin: str, alertmanager_bin: str, fast_signals: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loop]:
     from collector import backfill
@@ -84,47 +80,36 @@ def loop(prometheus_bin: str, alertmanager_bin: str, fast_signals: Path, tmp_pat
         list(pool.map(load, history.metrics_paths))
     children: list = []
     try:
-        collector = start_collector(root / "collector", seed=SEED, port=collector_port, extra_args=["--continue-history", str(root / "history")])
+        collector = start_collector(root / "collector", seed=SEED, port=collector_port, history_dir=root / "history")
         children.append(collector.child)
 
-        responder_port = free_port()
-        responder_url = f"http://127.0.0.1:{responder_port}"
-        responder = spawn(
-            "responder",
-            _python_aiops("responder", "--port", str(responder_port), "--collector-url", collector.url, "--log", str(root / "alerts.jsonl"), "--remediate"),
-            log_path=root / "responder.log",
-        )
+        responder_spec = stack.responder(port=free_port(), collector_url=collector.url, log_path=root / "alerts.jsonl", remediate=True)
+        responder_url = responder_spec.url
+        responder = stack.start(responder_spec, log_dir=root)
         children.append(responder)
-        wait_until(lambda: http_ok(f"{responder_url}/healthz"), child=responder, timeout_seconds=60)
 
-        am_config = root / "alertmanager.yml"
-        am_config.write_text(mon.render_alertmanager_config(f"{responder_url}/alertmanager", group_wait_seconds=1, group_interval_seconds=1))
-        alertmanager = prom.start_alertmanager(am_config, storage_dir=root / "alertmanager-data", log_path=root / "alertmanager.log")
+        alertmanager = stack.start_alertmanager(root, webhook_url=f"{responder_url}/alertmanager", group_wait_seconds=1, group_interval_seconds=1)
         children.append(alertmanager)
 
         detector_port = free_port()
         detector_url = f"http://127.0.0.1:{detector_port}"
         prom_port = free_port()
-        prometheus_config = root / "prometheus.yml"
-        prometheus_config.write_text(
-            mon.render_config(
-                {mon.COLLECTOR_JOB: [collector.target], mon.DETECTOR_JOB: [f"127.0.0.1:{detector_port}"]},
-                scrape_interval_seconds=SCRAPE_SECONDS,
-                alertmanagers=[f"127.0.0.1:{alertmanager.port}"],
-            )
+        prometheus = stack.start_prometheus(
+            root,
+            targets={mon.COLLECTOR_JOB: [collector.target], mon.DETECTOR_JOB: [f"127.0.0.1:{detector_port}"]},
+            data_dir=data,
+            port=prom_port,
+            scrape_interval_seconds=SCRAPE_SECONDS,
+            alertmanager=alertmanager,
         )
-        prometheus = prom.start_prometheus(prometheus_config, storage_dir=data, port=prom_port, retention="30d", log_path=root / "prometheus.log")
+        prometheus_config = root / "prometheus.yml"
         children.append(prometheus)
 
-        detector = spawn(
-            "detector",
-            _python_aiops(
-                "detect", "--prometheus-url", prometheus.url, "--collector-url", collector.url, "--port", str(detector_port),
-                "--infer-every", f"{INFER_SECONDS:g}s", "--fit-every", "10m", "--min-history", "2d",
-                "--incident-records", str(history.incidents_path), "--signals", str(fast_signals),
-            ),
-            log_path=root / "detector.log",
-        )
+        detector_spec = stack.detector(
+            port=detector_port, prometheus_url=prometheus.url, collector_url=collector.url, min_history_seconds=2 * 86400,
+            incident_records=history.incidents_path, signals_path=fast_signals, infer_every_seconds=INFER_SECONDS, fit_every_seconds=600,
+        )  # fmt: skip
+        detector = stack.start(detector_spec, log_dir=root, wait=False)
         children.append(detector)
 
         def warmed_up() -> bool:

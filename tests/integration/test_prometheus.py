@@ -7,7 +7,6 @@ import time
 import httpx
 import pytest
 
-from plumbing import binaries as prom
 from plumbing import monitoring as mon
 
 from tests.integration.conftest import HISTORY_HOURS, Stack
