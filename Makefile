@@ -11,7 +11,7 @@ INSTALL_CMD := apt-get install --no-install-recommends prometheus prometheus-ale
 ARGS ?=
 BINARIES ?= prometheus promtool prometheus-alertmanager
 PYTEST_ARGS ?= -rfEs
-# The tests run on both cores (pytest-xdist); a module stays on one worker, so its fixtures are built once.
+# The tests run on both cores (pytest-xdist); an integration module (or group: the two detector stacks) stays on one worker.
 TEST_JOBS ?= 2
 
 .PHONY: demo test binaries venv clean
@@ -31,7 +31,7 @@ demo: $(STAMP)
 	$(BIN)/aiops demo $(ARGS)
 
 test: $(STAMP) binaries
-	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup $(PYTEST_ARGS)
 
 # Root with apt-get: installs the binaries. Otherwise: says how, and the integration tests skip
 # (or fail, under AIOPS_REQUIRE_INTEGRATION=1).

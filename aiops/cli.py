@@ -27,6 +27,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aiops.commands.detect",
     "aiops.commands.evaluate",
     "aiops.commands.respond",
+    "aiops.commands.train",
+    "aiops.commands.dashboards",
 )
 
 

@@ -34,7 +34,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client.exposition import choose_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
-from simulator import Catalog, InvalidIncident, LiveFleet, Snapshot, load_catalog
+from plumbing.grafana import AnnotationPoster, GrafanaSettings, annotation_poster
+from simulator import Catalog, Incident, InvalidIncident, LiveFleet, Snapshot, load_catalog
 
 from ._backfill import history_end_counters
 from ._chaos import ChaosController
@@ -55,14 +56,26 @@ class CollectorRuntime:
 
     ``start()`` runs the scheduled jobs (a one-second tick that logs incident
     starts and ends, and the chaos rounds); ``close()`` stops them and closes the log.
+    With ``annotations`` each incident is annotated in Grafana when it is triggered (at
+    its start) and turned into a region when it ends or is stopped.
     """
 
-    def __init__(self, settings: CollectorSettings, *, catalog: Catalog | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: CollectorSettings,
+        *,
+        catalog: Catalog | None = None,
+        clock: Callable[[], float] = time.time,
+        annotations: AnnotationPoster | None = None,
+    ) -> None:
         self.settings = settings
         self.catalog = catalog or load_catalog()
         self.clock = clock
         self.started_seconds = clock()
+        self.annotations = annotations
         self.store = IncidentStore(self.catalog, settings.log_path, clock=clock)
+        if annotations is not None:
+            self.store.on_event = self._annotate
         if settings.history_dir is not None:
             end, counters = history_end_counters(settings.history_dir, seed=settings.seed, catalog=self.catalog)
             self.fleet = LiveFleet(self.catalog, settings.seed, start_seconds=end, tick_seconds=settings.tick_seconds, initial=counters)
@@ -88,6 +101,20 @@ class CollectorRuntime:
                 f" (resumed: {', '.join(live)})" if live else "",
             )
         self._scheduler: Any = None
+
+    def _annotate(self, event: str, incident: Incident, time_seconds: float) -> None:
+        """Queue a Grafana annotation for a trigger (at the incident's start) and for its end (never waits on Grafana)."""
+        assert self.annotations is not None
+        key = f"incident-{incident.id}"
+        tags = ["incident", incident.kind, incident.service]
+        what = f"{incident.kind} on {incident.service}, intensity {incident.intensity:g}"
+        if event == "triggered":
+            text = f"Incident {incident.id} triggered by {incident.triggered_by}: {what}, for {incident.duration_seconds:.0f} s"
+            self.annotations.opened(key, time_seconds=incident.start_seconds, text=text, tags=tags)
+        elif event in ("ended", "stopped"):
+            how = f"stopped early by {incident.stopped_by}" if event == "stopped" else "ended"
+            text = f"Incident {incident.id} {how}: {what}, after {max(0.0, time_seconds - incident.start_seconds):.0f} s"
+            self.annotations.closed(key, start_seconds=incident.start_seconds, end_seconds=time_seconds, text=text, tags=tags)
 
     def snapshot(self) -> Snapshot:
         """The fleet at the clock's time (counters integrated up to it) and the incidents active then."""
@@ -119,6 +146,8 @@ class CollectorRuntime:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
         self.store.close()
+        if self.annotations is not None:
+            self.annotations.close()
 
 
 class IncidentRequest(BaseModel):
@@ -180,16 +209,20 @@ def create_app(
     runtime: CollectorRuntime | None = None,
     clock: Callable[[], float] = time.time,
     scheduler: bool = True,
+    grafana: GrafanaSettings | None = None,
 ) -> FastAPI:
     """The collector's ASGI app; nothing runs until a server starts it.
 
     Pass ``runtime`` to share one (tests do, with a fake clock); otherwise the app
-    builds one from ``settings`` at startup and closes it at shutdown. With
-    ``scheduler`` the startup also starts the tick and chaos jobs.
+    builds one from ``settings`` at startup and closes it at shutdown, annotating
+    incidents in the Grafana of ``grafana`` when it has a URL. With ``scheduler`` the
+    startup also starts the tick and chaos jobs.
     """
     settings = settings or (runtime.settings if runtime else CollectorSettings())
     owns_runtime = runtime is None
-    rt = runtime or CollectorRuntime(settings, clock=clock)
+    rt = runtime or CollectorRuntime(
+        settings, clock=clock, annotations=annotation_poster(grafana, name="collector") if grafana is not None else None
+    )
     catalog = rt.catalog
 
     @asynccontextmanager

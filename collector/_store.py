@@ -21,6 +21,10 @@ method first catches up to the clock, and the collector's one-second tick job
 calls :meth:`IncidentStore.catch_up`. A line that does not parse (the last line
 after a crash mid-write) is reported in :attr:`IncidentStore.problems` and
 skipped; it is never fatal. A request that fails validation writes nothing.
+
+:attr:`IncidentStore.on_event` (``(event, incident, time_seconds)``), when set, is called
+after each event is written (the collector's Grafana annotations); it must not block, and
+an exception it raises is logged and ignored.
 """
 
 from __future__ import annotations
@@ -160,6 +164,8 @@ class IncidentStore:
             # a crash cut the last line short: keep it, but start the next event on a line of its own
             self._write_raw("\n")
         self._next_id = 1 + max((int(i) for i in self._entries if i.isdigit()), default=0)
+        #: Called after each event is written: ``(event, incident, time_seconds)``; must not block.
+        self.on_event: Callable[[str, Incident, float], None] | None = None
 
     # -- writing -----------------------------------------------------------------
 
@@ -174,6 +180,11 @@ class IncidentStore:
         rec = event_record(event, incident, time_seconds, by)
         self._write_raw(json.dumps(rec, separators=(",", ":")) + "\n")
         log.info("incident %s %s: %s on %s (by %s)", incident.id, event, incident.kind, incident.service, by)
+        if self.on_event is not None:
+            try:
+                self.on_event(event, incident, time_seconds)
+            except Exception:  # an observer's bug must not cost an incident
+                log.exception("incident %s %s: the event observer failed", incident.id, event)
 
     def close(self) -> None:
         with self._lock:

@@ -4,13 +4,14 @@
 - :class:`DetectorService`: two APScheduler jobs (fit, infer) over a
   :class:`sources.HistorySource`, with correlation, health and the snapshot it serves;
 - :func:`create_app`: the FastAPI app (``/metrics``, ``/api/anomalies``,
-  ``/api/incidents/detected``, ``/healthz``); :class:`DetectorCollector` builds the metrics;
+  ``/api/incidents/detected``, ``/api/scoreboard``, ``/healthz``); :class:`DetectorCollector`
+  builds the metrics (the scoreboard's among them, :class:`ScoreboardOutput`);
 - :class:`DetectorClient`: the HTTP client of a running detector (the demo, the console).
 """
 
 from ._app import create_app
 from ._client import DetectorClient, DetectorUnreachable
-from ._exposition import DetectorCollector, DetectorSnapshot, SeriesOutput
+from ._exposition import DetectorCollector, DetectorSnapshot, ScoreboardOutput, SeriesOutput
 from ._service import DetectorService, build_service, in_shard
 from ._settings import DetectorSettings
 
@@ -21,6 +22,7 @@ __all__ = [
     "DetectorSettings",
     "DetectorSnapshot",
     "DetectorUnreachable",
+    "ScoreboardOutput",
     "SeriesOutput",
     "build_service",
     "create_app",

@@ -1,4 +1,4 @@
-"""The detector's HTTP surface: /metrics, the JSON API and /healthz."""
+"""The detector's HTTP surface: /metrics, the JSON API (anomalies, detected incidents, scoreboard) and /healthz."""
 
 from __future__ import annotations
 
@@ -31,6 +31,10 @@ def create_app(service: DetectorService, registry: CollectorRegistry | None = No
     @app.get("/api/incidents/detected", summary="Detected incidents: grouped anomalies with a probable cause")
     def detected() -> dict[str, Any]:
         return {"incidents": service.detected_incidents()}
+
+    @app.get("/api/scoreboard", summary="The workshop's scoreboard: the collector's incidents against the detections")
+    def scoreboard() -> dict[str, Any]:
+        return service.scoreboard_report()
 
     @app.get("/healthz")
     def healthz() -> JSONResponse:

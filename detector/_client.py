@@ -51,6 +51,10 @@ class DetectorClient:
         """Recent flags, newest last, each with its explanation and every term's contribution."""
         return self._get("/api/anomalies", limit=limit)["anomalies"]
 
+    def scoreboard(self) -> dict[str, Any]:
+        """The workshop's scoreboard as the detector scores it (``status``, totals, one entry per incident)."""
+        return self._get("/api/scoreboard")
+
     def detected_incidents(self) -> list[dict[str, Any]]:
         """Detected incidents (correlated anomalies) with their probable cause and members."""
         return self._get("/api/incidents/detected")["incidents"]

@@ -2,17 +2,28 @@
 
 One metric per quantity (expected value, bounds, score, flag are separate
 metrics), labelled by ``service`` and ``signal`` only: no ids, no timestamps.
+
+When the detector knows the collector it also serves the workshop's scoreboard
+(:class:`ScoreboardOutput`, scored by :class:`evaluation.Scoreboard`):
+``aiops_scoreboard_incidents{outcome}`` (detected, missed, waiting),
+``aiops_scoreboard_false_alarms`` and the summary ``aiops_scoreboard_time_to_detect_seconds``
+(its median as ``quantile="0.5"``, with ``_sum`` and ``_count``), so Grafana, the console
+and the demo can read the same numbers.
 """
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Mapping
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
-__all__ = ["DetectorCollector", "DetectorSnapshot", "SeriesOutput"]
+__all__ = ["SCOREBOARD_OUTCOMES", "DetectorCollector", "DetectorSnapshot", "ScoreboardOutput", "SeriesOutput"]
+
+#: The outcomes of a ground-truth incident on the scoreboard (the ``outcome`` label).
+SCOREBOARD_OUTCOMES = ("detected", "missed", "waiting")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,6 +38,17 @@ class SeriesOutput:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScoreboardOutput:
+    """The workshop's scoreboard as the detector last scored it (see :mod:`evaluation._scoreboard`)."""
+
+    detected: int = 0
+    missed: int = 0
+    waiting: int = 0
+    false_alarms: int = 0
+    time_to_detect_seconds: tuple[float, ...] = ()  # one per detected incident
+
+
+@dataclass(frozen=True, kw_only=True)
 class DetectorSnapshot:
     """What the detector knows after its latest cycle."""
 
@@ -36,6 +58,10 @@ class DetectorSnapshot:
     last_success_seconds: float | None = None
     last_run_duration_seconds: float | None = None
     runs_total: Mapping[str, int] = field(default_factory=dict)  # outcome -> count
+    settling: bool = False
+    last_fit_seconds: float | None = None
+    last_fit_duration_seconds: float | None = None
+    scoreboard: ScoreboardOutput | None = None  # None: the detector does not know the collector
 
 
 class DetectorCollector(Collector):
@@ -83,3 +109,42 @@ class DetectorCollector(Collector):
         for outcome in sorted(set(snap.runs_total) | {"success", "failure", "warming_up"}):
             runs.add_metric([outcome], float(snap.runs_total.get(outcome, 0)))
         yield runs
+        yield GaugeMetricFamily(
+            "aiops_detector_settling",
+            "1 while the rate windows are still filling with live samples (after a start or a scrape gap): nothing is scored.",
+            value=1.0 if snap.settling else 0.0,
+        )
+        fit = GaugeMetricFamily("aiops_detector_fit_duration_seconds", "How long the last successful fit of the baselines took.")
+        if snap.last_fit_duration_seconds is not None:
+            fit.add_metric([], snap.last_fit_duration_seconds)
+        yield fit
+        fitted = GaugeMetricFamily("aiops_detector_last_fit_timestamp_seconds", "When the baselines were last fitted.")
+        if snap.last_fit_seconds is not None:
+            fitted.add_metric([], snap.last_fit_seconds)
+        yield fitted
+        if snap.scoreboard is not None:
+            yield from _scoreboard_families(snap.scoreboard)
+
+
+def _scoreboard_families(board: ScoreboardOutput) -> Iterator[Metric]:
+    incidents = GaugeMetricFamily(
+        "aiops_scoreboard_incidents",
+        "Ground-truth incidents started since the detector began scoring, by outcome (detected, missed, waiting: still in its window).",
+        labels=["outcome"],
+    )
+    for outcome in SCOREBOARD_OUTCOMES:
+        incidents.add_metric([outcome], float(getattr(board, outcome)))
+    yield incidents
+    yield GaugeMetricFamily(
+        "aiops_scoreboard_false_alarms", "Detected incidents that match no ground-truth incident.", value=float(board.false_alarms)
+    )
+    ttd = board.time_to_detect_seconds
+    summary = SummaryMetricFamily(
+        "aiops_scoreboard_time_to_detect_seconds",
+        "Time from an incident's start to its first matching flag, over the detected incidents (quantile 0.5: the median).",
+        count_value=len(ttd),
+        sum_value=float(sum(ttd)),
+    )
+    if ttd:
+        summary.add_sample("aiops_scoreboard_time_to_detect_seconds", {"quantile": "0.5"}, float(statistics.median(ttd)))
+    yield summary

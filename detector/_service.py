@@ -9,10 +9,21 @@ Two jobs, never a sleep loop:
   last ``lookback_seconds`` at that step, score, debounce, explain the new flags,
   correlate them into detected incidents.
 
+- **score** (every ``infer_every_seconds``, when the detector knows the collector): fold
+  the collector's incidents (the ground truth) and the detector's own onsets and
+  detected incidents into an :class:`evaluation.Scoreboard`, exported as the
+  ``aiops_scoreboard_*`` metrics and ``GET /api/scoreboard``. A job of its own, so a
+  slow collector never delays scoring. Incidents that started before the detector
+  first scored are left out (it could not have seen them).
+
 Each job has ``max_instances=1``, ``coalesce=True`` and a misfire grace time. A cycle
 that fails (Prometheus slow or down) is counted and reported; the next one starts
 afresh. Until ``min_history_seconds`` of history exist, the detector reports itself
 as warming up and flags nothing.
+
+With an :class:`plumbing.grafana.AnnotationPoster` (``AIOPS_GRAFANA_URL`` set), each
+detected incident is annotated in Grafana when it opens (probable cause, explanation)
+and turned into a region when it closes; posting happens on the poster's own thread.
 """
 
 from __future__ import annotations
@@ -24,17 +35,20 @@ import zlib
 from datetime import datetime, timezone
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from model import Anomaly, Correlator, FleetModel, SignalSet, as_epoch_seconds, load_signals
+from evaluation import Score, Scoreboard
+from model import Anomaly, Correlator, DetectedIncident, FleetModel, SignalSet, as_epoch_seconds, load_signals
+from plumbing.grafana import AnnotationPoster, GrafanaSettings, annotation_poster
 from plumbing.monitoring import scrape_interval_seconds
+from simulator import Catalog, load_catalog
 from sources import CollectorRecords, HistorySource, IncidentRecord, PrometheusReader, PrometheusSource, read_incident_log
 
-from ._exposition import DetectorSnapshot, SeriesOutput
+from ._exposition import DetectorSnapshot, ScoreboardOutput, SeriesOutput
 from ._settings import DetectorSettings
 
 __all__ = ["DetectorService", "build_service", "in_shard"]
@@ -62,6 +76,9 @@ class DetectorService:
         infer_every_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
         on_anomaly: Callable[[dict[str, Any]], None] | None = None,
+        ground_truth: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
+        catalog: Catalog | None = None,
+        annotations: AnnotationPoster | None = None,
     ) -> None:
         self.settings = settings
         self.source = source
@@ -89,7 +106,14 @@ class DetectorService:
         self._seen_until = -np.inf
         self._flagged_now: set[tuple[str, str]] = set()
         self.settling = False
+        self.last_fit_duration_seconds: float | None = None
         self._scheduler: Any = None
+        # the scoreboard: the collector's incidents (ground truth) against this detector's detections
+        self.ground_truth = ground_truth
+        self.scoreboard: Scoreboard | None = Scoreboard(catalog or load_catalog()) if ground_truth is not None else None
+        self.score: Score | None = None
+        self.scoring_since_seconds: float | None = None
+        self.annotations = annotations
 
     # ------------------------------------------------------------------ helpers
     def _shard(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -167,6 +191,7 @@ class DetectorService:
             with self._lock:
                 self.model = model
                 self.last_fit_seconds = now
+                self.last_fit_duration_seconds = time.perf_counter() - started
             log.info("fitted %d signals on %d points", len(model.models_), len(frame))
         except Exception as exc:
             log.warning("fit failed: %s", exc)
@@ -228,15 +253,78 @@ class DetectorService:
                 for a, d in anomalies:
                     self.anomalies.append(d)
                     self._flag_log.append((a.timestamp_seconds, a.service, a.signal))
+                was_open = {i.id for i in self.correlator.open_incidents()}
                 self.correlator.update(now, [a for a, _ in anomalies])
+                opened = [i for i in self.correlator.open_incidents() if i.id not in was_open]
+                closed = [i for i in self.correlator.incidents if i.id in was_open and not i.is_open]
+                if self.scoring_since_seconds is None and self.warmup_ratio >= 1.0:
+                    self.scoring_since_seconds = float(as_epoch_seconds(frame.index)[0])  # the first point it scored
                 self._record("success", started)
             for _, d in anomalies:
                 if self.on_anomaly is not None and d["onset"]:
                     self.on_anomaly(d)
+            self._annotate(opened, closed)
         except Exception as exc:
             log.warning("inference failed: %s", exc)
             with self._lock:
                 self._record("failure", started, f"infer: {exc}")
+
+    def _annotate(self, opened: Sequence[DetectedIncident], closed: Sequence[DetectedIncident]) -> None:
+        """Post an annotation for each detected incident that opened or closed (queued; never waits on Grafana)."""
+        if self.annotations is None:
+            return
+        for inc in opened:
+            self.annotations.opened(
+                f"detected-{inc.id}", time_seconds=inc.opened_seconds, text=_incident_text(inc, closing=False), tags=_incident_tags(inc)
+            )
+        for inc in closed:
+            self.annotations.closed(
+                f"detected-{inc.id}",
+                start_seconds=inc.opened_seconds,
+                end_seconds=inc.closed_seconds or inc.last_seen_seconds,
+                text=_incident_text(inc, closing=True),
+                tags=_incident_tags(inc),
+            )
+
+    # ---------------------------------------------------------------- scoreboard
+    def score_cycle(self) -> None:
+        """Score the collector's incidents against this detector's detections (a scheduled job; never raises)."""
+        if self.scoreboard is None or self.ground_truth is None:
+            return
+        with self._lock:
+            since = self.scoring_since_seconds
+        if since is None:  # nothing scored yet: no incident could have been detected
+            return
+        try:
+            incidents = list(self.ground_truth())
+        except Exception as exc:
+            log.warning("scoreboard: no incidents from the collector this cycle: %s", exc)
+            return
+        now = self.clock()
+        with self._lock:
+            anomalies = list(self.anomalies)
+            detected = self.correlator.snapshot()
+        try:
+            board = self.scoreboard
+            board.add_incidents(i for i in incidents if float(i["start_seconds"]) >= since)
+            board.add_anomalies(anomalies)
+            board.add_detected(detected)
+            score = board.score(now)
+        except Exception as exc:  # an incident the scoreboard cannot read: keep the last score
+            log.warning("scoreboard: not scored this cycle: %s", exc)
+            return
+        with self._lock:
+            self.score = score
+
+    def scoreboard_report(self) -> dict[str, Any]:
+        """The scoreboard as JSON (``GET /api/scoreboard``): totals, one entry per incident, the false alarms."""
+        with self._lock:
+            score, since = self.score, self.scoring_since_seconds
+        if self.scoreboard is None:
+            return {"status": "off", "reason": "the detector does not know the collector (no ground truth)"}
+        if score is None:
+            return {"status": "waiting", "reason": "the detector has not scored yet", "scoring_since_seconds": since}
+        return {"status": "ok", "scoring_since_seconds": since, **score.as_dict()}
 
     def _complete_windows(self, frame: pd.DataFrame, now: float, step: float) -> pd.DataFrame:
         """The rows whose rate windows hold enough live samples (see ``completeness`` in signals.yaml)."""
@@ -288,6 +376,16 @@ class DetectorService:
     # ------------------------------------------------------------------ outputs
     def snapshot(self) -> DetectorSnapshot:
         with self._lock:
+            board = None
+            if self.scoreboard is not None:
+                s = self.score
+                board = ScoreboardOutput(
+                    detected=len(s.time_to_detect) if s else 0,
+                    missed=len(s.missed) if s else 0,
+                    waiting=len(s.waiting) if s else 0,
+                    false_alarms=len(s.false_alarms) if s else 0,
+                    time_to_detect_seconds=tuple(s.time_to_detect.values()) if s else (),
+                )
             return DetectorSnapshot(
                 series=dict(self.series) if self.warmup_ratio >= 1.0 else {},
                 active_incidents=tuple((i.cause_service, i.cause_signal) for i in self.correlator.open_incidents()),
@@ -295,6 +393,10 @@ class DetectorService:
                 last_success_seconds=self.last_success_seconds,
                 last_run_duration_seconds=self.last_run_duration_seconds,
                 runs_total=dict(self.runs),
+                settling=self.settling,
+                last_fit_seconds=self.last_fit_seconds,
+                last_fit_duration_seconds=self.last_fit_duration_seconds,
+                scoreboard=board,
             )
 
     def recent_anomalies(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -330,6 +432,8 @@ class DetectorService:
         first = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
         scheduler.add_job(self.fit_cycle, "interval", seconds=self.settings.fit_every_seconds, id="fit", next_run_time=first, **common)
         scheduler.add_job(self.infer_cycle, "interval", seconds=self.infer_every_seconds, id="infer", **common)
+        if self.scoreboard is not None:
+            scheduler.add_job(self.score_cycle, "interval", seconds=self.infer_every_seconds, id="score", **common)
         scheduler.start()
         self._scheduler = scheduler
 
@@ -337,25 +441,53 @@ class DetectorService:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        if self.annotations is not None:
+            self.annotations.close()
+
+
+def _incident_tags(inc: DetectedIncident) -> list[str]:
+    return ["detected", inc.cause_service, inc.cause_signal]
+
+
+def _incident_text(inc: DetectedIncident, *, closing: bool) -> str:
+    """An annotation's text: the detected incident, its probable cause and the cause's explanation (the model's own numbers)."""
+    services = ", ".join(sorted(inc.services))
+    cause = next((a for a in inc.members if (a.service, a.signal) == (inc.cause_service, inc.cause_signal)), None)
+    head = f"Detected incident D{inc.id} on {services}: probable cause {inc.cause_service} {inc.cause_signal}"
+    if closing:
+        quiet = (inc.closed_seconds or inc.last_seen_seconds) - inc.opened_seconds
+        head = f"Detected incident D{inc.id} closed after {quiet:.0f} s ({len(inc.members)} anomalies on {services}): probable cause {inc.cause_service} {inc.cause_signal}"
+    return head + (f". {cause.explanation}" if cause is not None and cause.explanation else "")
 
 
 def build_service(
-    settings: DetectorSettings, *, incident_records: Path | None = None, signals_path: Path | None = None
+    settings: DetectorSettings,
+    *,
+    incident_records: Path | None = None,
+    signals_path: Path | None = None,
+    grafana: GrafanaSettings | None = None,
 ) -> DetectorService:
     """The service wired to Prometheus and the collector, as ``aiops detect`` runs it.
 
     ``signals_path``: the signals file (default: the packaged ``model/signals.yaml``); its
     PromQL, rate window and completeness check are what the service queries and waits for.
-    A bad file raises :class:`model.SignalsError`.
+    A bad file raises :class:`model.SignalsError`. The collector's incident list is the
+    scoreboard's ground truth. ``grafana`` (default: :meth:`GrafanaSettings.from_env`, the
+    ``AIOPS_GRAFANA_*`` variables) with a URL: detected incidents are annotated there;
+    ``GrafanaSettings()`` turns that off.
     """
+    grafana = grafana if grafana is not None else GrafanaSettings.from_env()
     signals = load_signals(signals_path)
     reader = PrometheusReader(base_url=settings.prometheus_url, timeout_seconds=settings.timeout_seconds)
     extra = read_incident_log(incident_records) if incident_records else []
+    records = CollectorRecords(settings.collector_url, timeout_seconds=settings.timeout_seconds)
     return DetectorService(
         settings,
         source=PrometheusSource(reader, signals),
-        records=CollectorRecords(settings.collector_url, timeout_seconds=settings.timeout_seconds),
+        records=records,
         extra_records=extra,
         signals=signals,
         infer_every_seconds=settings.infer_every_seconds or scrape_interval_seconds(),
+        ground_truth=records.incidents,
+        annotations=annotation_poster(grafana, name="detector"),
     )

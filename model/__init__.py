@@ -22,6 +22,9 @@ Public surface:
 - correlation: :class:`Correlator` groups anomalies into detected incidents (:class:`DetectedIncident`);
 - comparison baselines: :class:`StaticThreshold`, :class:`RollingZScore`; streaming
   detectors for single series (:func:`make_streaming_detector`).
+- :func:`provenance` (the kit's version and git commit a saved model records) and
+  :func:`signals_sha256`; :data:`MIN_DAILY_HISTORY_SECONDS` / :data:`MIN_WEEKLY_HISTORY_SECONDS`,
+  the history the seasonal terms need (the training pipeline's validation reads them).
 
 Errors::
 
@@ -35,11 +38,12 @@ Errors::
 from ._baselines import RollingZScore, StaticThreshold
 from ._correlate import CLOSE_AFTER_SECONDS, JOIN_WINDOW_SECONDS, Anomaly, Correlator, DetectedIncident
 from ._explain import explain_points, format_value, render_sentence, render_sentences
+from ._features import MIN_DAILY_HISTORY_SECONDS, MIN_WEEKLY_HISTORY_SECONDS
 from ._linear import Decomposition, Detection, LinearBaseline, as_epoch_seconds, cap_exclusions
 from ._scoring import DIRECTIONS, anomaly_score, bands, calibrate_threshold, debounce, robust_scale
 from ._fleet import Explanation, FleetDetector, FleetModel, neighbourhood
 from ._format import FORMAT_VERSION as MODEL_FORMAT_VERSION
-from ._format import ModelFormatError
+from ._format import ModelFormatError, provenance, signals_sha256
 from ._signals import SIGNALS_PATH, SignalSet, SignalSpec, SignalsError, load_signals, parse_signals
 from ._streaming import StreamingDetector, StreamResult
 from ._streaming import make_detector as make_streaming_detector
@@ -47,6 +51,8 @@ from ._streaming import make_detector as make_streaming_detector
 __all__ = [
     "CLOSE_AFTER_SECONDS",
     "JOIN_WINDOW_SECONDS",
+    "MIN_DAILY_HISTORY_SECONDS",
+    "MIN_WEEKLY_HISTORY_SECONDS",
     "MODEL_FORMAT_VERSION",
     "DIRECTIONS",
     "SIGNALS_PATH",
@@ -79,7 +85,9 @@ __all__ = [
     "neighbourhood",
     "make_streaming_detector",
     "parse_signals",
+    "provenance",
     "render_sentence",
     "render_sentences",
     "robust_scale",
+    "signals_sha256",
 ]

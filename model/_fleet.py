@@ -154,6 +154,7 @@ class FleetModel:
             weekly_order=spec.weekly_order,
             trend=spec.trend,
             context_names=spec.context,
+            ridge=spec.ridge,
             direction=spec.direction,
             min_deviation=spec.min_deviation,
             z_floor=spec.z_floor,

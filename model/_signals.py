@@ -42,7 +42,17 @@ _PLACEHOLDER = re.compile(r"\$\{rate_window\}|\$rate_window(?![A-Za-z0-9_])")
 #: A range (``[...]``) still holding a ``$`` after the substitution: a misspelt placeholder.
 _LEFT_IN_RANGE = re.compile(r"\[[^\]]*\$[^\]]*\]")
 
-_MODEL_KNOBS = ("daily_order", "weekly_order", "trend", "direction", "min_deviation", "z_floor", "calibration_quantile", "calibration_factor")
+_MODEL_KNOBS = (
+    "daily_order",
+    "weekly_order",
+    "trend",
+    "ridge",
+    "direction",
+    "min_deviation",
+    "z_floor",
+    "calibration_quantile",
+    "calibration_factor",
+)
 
 
 class SignalsError(ValueError):
@@ -61,6 +71,8 @@ class SignalSpec:
     daily_order: int = 4
     weekly_order: int = 3
     trend: bool = False
+    #: Ridge penalty of the fit, relative to the number of fitted points (LinearBaseline's ``ridge``).
+    ridge: float = 1e-4
     direction: str = "both"
     min_deviation: float = 0.0
     z_floor: float = 4.0
@@ -202,6 +214,9 @@ def parse_signals(raw: Mapping[str, Any], *, source: str = "signals") -> SignalS
         knobs = {**defaults, **{k: v for k, v in body.items() if k in _MODEL_KNOBS}}
         if knobs.get("direction", "both") not in DIRECTIONS:
             raise SignalsError(f"{source}: signal {name!r} direction must be one of {DIRECTIONS}")
+        typed = _typed_knobs(knobs, f"{source}: signal {name!r}")
+        if not typed.get("ridge", 0.0) >= 0.0:
+            raise SignalsError(f"{source}: signal {name!r} ridge must be a number >= 0, got {knobs['ridge']!r}")
         specs.append(
             SignalSpec(
                 name=str(name),
@@ -209,7 +224,7 @@ def parse_signals(raw: Mapping[str, Any], *, source: str = "signals") -> SignalS
                 label=str(body.get("label", name)),
                 unit=str(body.get("unit", "")),
                 context=context,
-                **_typed_knobs(knobs, f"{source}: signal {name!r}"),
+                **typed,
             )
         )
     deb = raw.get("debounce") or {}

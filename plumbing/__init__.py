@@ -13,5 +13,7 @@ light module never pulls in a heavy one):
 - :mod:`plumbing.monitoring` -- the facts the parts share about Prometheus: where the
   ``monitoring/`` configs are, the scrape interval, the job names, rendering the configs;
 - :mod:`plumbing.procs`      -- child processes: spawn, wait until ready, stop in order;
-- :mod:`plumbing.binaries`   -- the real ``prometheus``, ``promtool`` and Alertmanager binaries.
+- :mod:`plumbing.binaries`   -- the real ``prometheus``, ``promtool`` and Alertmanager binaries;
+- :mod:`plumbing.grafana`    -- Grafana's settings (``AIOPS_GRAFANA_*``, credentials from the
+  environment only) and the annotation poster the collector and the detector share.
 """

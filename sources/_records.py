@@ -70,11 +70,14 @@ class CollectorRecords:
             body = client.catalog()
         return [(d["caller"], d["callee"]) for d in body.get("dependencies", [])]
 
+    def incidents(self) -> list[dict]:
+        """The collector's ``GET /api/incidents`` as it answers (pending, active, recently ended): the ground truth."""
+        with self._client() as client:
+            return client.incidents()
+
     def refresh(self) -> list[IncidentRecord]:
         """Merge the collector's current list into what is known; returns every known record."""
-        with self._client() as client:
-            incidents = client.incidents()
-        for inc in incidents:
+        for inc in self.incidents():
             state = inc.get("state")
             end = float(inc["end_seconds"]) if state in ("ended", "stopped") else None
             self.known[str(inc["id"])] = IncidentRecord(

@@ -24,7 +24,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("simulator",),
     ("collector", "model"),
     ("evaluation", "sources"),
-    ("detector", "responder", "training"),
+    ("detector", "responder", "training", "dashboards"),
     ("aiops",),
 )
 
@@ -186,7 +186,7 @@ def test_a_sibling_import_and_an_unplaced_package_are_reported(tmp_path: Path) -
 
 # ------------------------------------------------------------------------- start-up
 
-HEAVY = ("fastapi", "pandas", "sklearn", "numpy", "simulator", "uvicorn", "scipy", "matplotlib")
+HEAVY = ("fastapi", "pandas", "sklearn", "numpy", "simulator", "uvicorn", "scipy", "matplotlib", "mlflow", "rich", "training")
 
 
 def _loaded_after(argv: list[str]) -> set[str]:
@@ -209,7 +209,7 @@ def _loaded_after(argv: list[str]) -> set[str]:
 @pytest.mark.parametrize(
     "argv",
     [["--help"], ["collector", "--help"], ["demo", "--help"], ["detect", "--help"], ["evaluate", "fleet", "--help"],
-     ["evaluate", "nab", "--help"], ["bench", "detector", "--help"], ["responder", "--help"], ["incident", "trigger", "--help"]],
+     ["evaluate", "nab", "--help"], ["bench", "detector", "--help"], ["responder", "--help"], ["incident", "trigger", "--help"], ["train", "--help"], ["dashboards", "--help"], ["dashboards", "push", "--help"]],
 )  # fmt: skip
 def test_help_imports_no_heavy_library(argv: list[str]) -> None:
     assert _loaded_after(argv) == set()

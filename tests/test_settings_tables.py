@@ -18,6 +18,8 @@ from collector import COLLECTOR_URL_ENV, CollectorSettings
 from detector import DetectorSettings
 from plumbing.settings import env_var, env_vars, settings_table
 from responder import ResponderSettings
+from plumbing.grafana import GrafanaSettings
+from training import TrainSettings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -26,6 +28,8 @@ TABLES = [
     ("detector-settings", DetectorSettings),
     ("responder-settings", ResponderSettings),
     ("demo-settings", DemoSettings),
+    ("train-settings", TrainSettings),
+    ("grafana-settings", GrafanaSettings),
 ]
 
 

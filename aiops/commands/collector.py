@@ -22,7 +22,7 @@ from plumbing.errors import UsageError
 __all__ = ["register"]
 
 #: The README's generated settings tables: ``<!-- NAME:start -->`` ... ``<!-- NAME:end -->``, in this order.
-SETTINGS_BLOCKS = ("collector-settings", "detector-settings", "responder-settings", "demo-settings")
+SETTINGS_BLOCKS = ("collector-settings", "detector-settings", "responder-settings", "demo-settings", "train-settings", "grafana-settings")
 
 
 # -- argument types ----------------------------------------------------------------
@@ -120,6 +120,12 @@ def _cmd_collector(args: argparse.Namespace) -> int:
     )
     if settings.port == 0:
         raise UsageError("--port 0 is not allowed here: Prometheus needs to know the port")
+    from plumbing.grafana import GrafanaSettings
+
+    try:
+        grafana = GrafanaSettings.from_env()  # with AIOPS_GRAFANA_URL, incidents are annotated in Grafana
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     try:
         sock = bind(settings.host, settings.port, what="collector")
     except PortInUse as exc:
@@ -139,13 +145,14 @@ def _cmd_collector(args: argparse.Namespace) -> int:
     )
     print(
         f"collector on {settings.url}: metrics {settings.url}/metrics, API docs {settings.url}/docs\n"
-        f"  seed {settings.seed}, incident log {settings.log_path}, chaos {chaos}; Ctrl-C stops",
+        f"  seed {settings.seed}, incident log {settings.log_path}, chaos {chaos}; Ctrl-C stops"
+        + (f"\n  annotating incidents in Grafana at {grafana.url}" if grafana.url and grafana.annotations else ""),
         flush=True,
     )
     from collector import HistoryError
 
     try:
-        app = create_app(settings)
+        app = create_app(settings, grafana=grafana)
     except HistoryError as exc:
         sock.close()
         raise UsageError(f"--continue-history: {exc}") from None
@@ -323,8 +330,10 @@ def _settings_classes() -> dict[str, type]:
     from collector import CollectorSettings
     from detector import DetectorSettings
     from responder import ResponderSettings
+    from plumbing.grafana import GrafanaSettings
+    from training import TrainSettings
 
-    classes = (CollectorSettings, DetectorSettings, ResponderSettings, DemoSettings)
+    classes = (CollectorSettings, DetectorSettings, ResponderSettings, DemoSettings, TrainSettings, GrafanaSettings)
     return dict(zip(SETTINGS_BLOCKS, classes))
 
 

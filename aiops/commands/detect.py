@@ -86,6 +86,16 @@ def check_signals(path: Path | None) -> None:
         raise UsageError("--signals: " + " ".join(str(exc).split())) from None
 
 
+def check_grafana() -> None:
+    """Fail early, on one line, if an ``AIOPS_GRAFANA_*`` variable is set but unusable (the service reads them for annotations)."""
+    from plumbing.grafana import GrafanaSettings
+
+    try:
+        GrafanaSettings.from_env()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def run_detect(args: argparse.Namespace) -> int:
     from detector import build_service, create_app
     from plumbing.serving import PortInUse, bind, is_loopback, serve_forever
@@ -94,6 +104,7 @@ def run_detect(args: argparse.Namespace) -> int:
     if args.incident_records is not None and not args.incident_records.is_file():
         raise UsageError(f"--incident-records: no such file {args.incident_records}")
     check_signals(args.signals)
+    check_grafana()
     try:
         sock = bind(settings.host, settings.port, what="detector")
     except PortInUse as exc:
@@ -111,6 +122,8 @@ def run_detect(args: argparse.Namespace) -> int:
         f"reading {settings.prometheus_url} every {service.infer_every_seconds:g} s, shard {settings.shard_index}/{settings.shard_count}",
         flush=True,
     )
+    if service.annotations is not None:
+        print(f"  annotating detected incidents in Grafana at {service.annotations.url}", flush=True)
     try:
         serve_forever(app, sock)
     finally:

@@ -11,7 +11,7 @@ from plumbing import monitoring as mon
 
 from tests.integration.conftest import HISTORY_HOURS, Stack
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_prometheus")]  # one worker per group: the two detector stacks do not compete for the cores
 
 CPU = 'avg by (service) (aiops_cpu_utilization_ratio{{service="{service}"}})'
 

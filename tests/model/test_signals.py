@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from model import SIGNALS_PATH, SignalsError, load_signals, parse_signals
+from model import SIGNALS_PATH, LinearBaseline, SignalsError, load_signals, parse_signals
 from model._signals import RATE_WINDOW_PLACEHOLDER
 
 RATE_SIGNALS = ("requests", "errors", "latency")
@@ -128,3 +128,13 @@ def test_a_misspelt_placeholder_is_an_error() -> None:
     raw["signals"]["latency"]["promql"] = raw["signals"]["latency"]["promql"].replace("$rate_window", "$rate_windw")
     with pytest.raises(SignalsError, match=r"signal 'latency' has an unknown placeholder in \[\$rate_windw\]"):
         parse_signals(raw)
+
+
+def test_ridge_is_a_knob_with_the_estimators_default_and_a_floor_of_zero() -> None:
+    packaged = load_signals()
+    assert {s.ridge for s in packaged.signals} == {LinearBaseline().ridge}
+    raw = {"defaults": {"ridge": 0.01}, "signals": {"requests": {"promql": "x"}, "cpu": {"promql": "y", "ridge": "1e-3"}}}
+    parsed = parse_signals(raw)
+    assert parsed.spec("requests").ridge == 0.01 and parsed.spec("cpu").ridge == 1e-3
+    with pytest.raises(SignalsError, match="ridge must be a number >= 0"):
+        parse_signals({"signals": {"requests": {"promql": "x", "ridge": -1}}})

@@ -1,0 +1,32 @@
+"""``aiops dashboards``: its help imports nothing heavy (no SDK, grafana-client, matplotlib, numpy ...)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("fastapi", "pandas", "sklearn", "numpy", "simulator", "uvicorn", "scipy", "matplotlib", "grafana_foundation_sdk", "grafana_client", "niquests", "dashboards")
+
+
+@pytest.mark.parametrize("argv", [["dashboards", "--help"], ["dashboards", "generate", "--help"], ["dashboards", "push", "--help"],
+                                  ["dashboards", "render", "--help"]])  # fmt: skip
+def test_help_imports_no_heavy_library(argv: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "import aiops.cli as cli\n"
+        "mods = cli.COMMAND_MODULES if 'aiops.commands.dashboards' in cli.COMMAND_MODULES else (*cli.COMMAND_MODULES, 'aiops.commands.dashboards')\n"
+        "cli.COMMAND_MODULES = mods\n"
+        "try:\n"
+        f"    cli.build_parser().parse_args({argv!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        f"print('LOADED:', *sorted(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "LOADED:"
+    assert "usage: aiops dashboards" in done.stdout
