@@ -138,12 +138,20 @@ def start_prometheus(
     scrape_interval_seconds: float | None = None,
     alertmanager: binaries.Server | None = None,
     retention: str = "30d",
+    alerting_model: str = "online",
 ) -> binaries.Server:
-    """Prometheus on loopback with the project's config for ``{job: [host:port]}`` targets, over ``data_dir`` (backfilled blocks)."""
+    """Prometheus on loopback with the project's config for ``{job: [host:port]}`` targets, over ``data_dir`` (backfilled blocks).
+
+    ``alerting_model``: whose detections page (the rules are rendered for it, see :func:`plumbing.monitoring.render_rules`).
+    """
     config = run_dir / "prometheus.yml"
     config.parent.mkdir(parents=True, exist_ok=True)
+    rules = run_dir / "aiops-alerts.yml"
+    rules.write_text(monitoring.render_rules(alerting_model))
     alertmanagers = [f"127.0.0.1:{alertmanager.port}"] if alertmanager is not None else None
-    config.write_text(monitoring.render_config(targets, scrape_interval_seconds=scrape_interval_seconds, alertmanagers=alertmanagers))
+    config.write_text(
+        monitoring.render_config(targets, scrape_interval_seconds=scrape_interval_seconds, alertmanagers=alertmanagers, rule_files=[rules])
+    )
     return binaries.start_prometheus(
         config, storage_dir=data_dir or run_dir / "prometheus-data", port=port, retention=retention, log_path=run_dir / "prometheus.log"
     )

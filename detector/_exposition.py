@@ -1,7 +1,12 @@
 """The detector's own metrics, built fresh per scrape from the latest cycle's snapshot.
 
 One metric per quantity (expected value, bounds, score, flag are separate
-metrics), labelled by ``service`` and ``signal`` only: no ids, no timestamps.
+metrics), labelled by ``service``, ``signal`` and ``model``: no ids, no timestamps.
+``model`` is the detector's role, ``online`` (the loop that refits itself) or
+``champion`` (the frozen model from the registry), on every metric it serves, so two
+detectors scraped by one Prometheus never mix. The champion-serving detector also serves
+``aiops_detector_champion_info{model_name,version,data_window}`` and
+``aiops_detector_registry_up`` (0 while the registry cannot be read).
 
 When the detector knows the collector it also serves the workshop's scoreboard
 (:class:`ScoreboardOutput`, scored by :class:`evaluation.Scoreboard`):
@@ -20,7 +25,10 @@ from typing import Callable, Iterator, Mapping
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
-__all__ = ["SCOREBOARD_OUTCOMES", "DetectorCollector", "DetectorSnapshot", "ScoreboardOutput", "SeriesOutput"]
+__all__ = ["MODEL_ROLES", "SCOREBOARD_OUTCOMES", "ChampionOutput", "DetectorCollector", "DetectorSnapshot", "ScoreboardOutput", "SeriesOutput"]
+
+#: The ``model`` label: which detector a series comes from.
+MODEL_ROLES = ("online", "champion")
 
 #: The outcomes of a ground-truth incident on the scoreboard (the ``outcome`` label).
 SCOREBOARD_OUTCOMES = ("detected", "missed", "waiting")
@@ -49,6 +57,15 @@ class ScoreboardOutput:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ChampionOutput:
+    """The registered version the champion-serving detector scores with."""
+
+    model_name: str
+    version: str
+    data_window: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class DetectorSnapshot:
     """What the detector knows after its latest cycle."""
 
@@ -62,6 +79,9 @@ class DetectorSnapshot:
     last_fit_seconds: float | None = None
     last_fit_duration_seconds: float | None = None
     scoreboard: ScoreboardOutput | None = None  # None: the detector does not know the collector
+    model: str = "online"  # the ``model`` label: online or champion
+    champion: ChampionOutput | None = None  # the version served (the champion role only)
+    registry_up: bool | None = None  # None: no registry (the online role)
 
 
 class DetectorCollector(Collector):
@@ -73,7 +93,8 @@ class DetectorCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         snap = self._snapshot()
-        labels = ["service", "signal"]
+        m = snap.model
+        labels = ["service", "signal", "model"]
         per_series = {
             "expected_value": ("aiops_detector_expected_value", "What the baseline expects the signal to be now.", lambda o: o.expected),
             "lower": ("aiops_detector_lower_bound", "Lower edge of the band (anomaly score 1 below the expected value).", lambda o: o.lower),
@@ -84,67 +105,70 @@ class DetectorCollector(Collector):
         for name, help_text, get in per_series.values():
             fam = GaugeMetricFamily(name, help_text, labels=labels)
             for (service, signal), out in sorted(snap.series.items()):
-                fam.add_metric([service, signal], float(get(out)))
+                fam.add_metric([service, signal, m], float(get(out)))
             yield fam
         inc = GaugeMetricFamily(
             "aiops_detector_incident_active",
             "1 while a detected incident is open; labelled by its probable cause.",
-            labels=["service", "cause_signal"],
+            labels=["service", "cause_signal", "model"],
         )
         for service, cause in sorted(set(snap.active_incidents)):
-            inc.add_metric([service, cause], 1.0)
+            inc.add_metric([service, cause, m], 1.0)
         yield inc
-        yield GaugeMetricFamily(
-            "aiops_detector_warmup_ratio", "History available over history needed before flagging (1 = warmed up).", value=snap.warmup_ratio
-        )
-        last = GaugeMetricFamily("aiops_detector_last_success_timestamp_seconds", "When the last detection cycle succeeded.")
-        if snap.last_success_seconds is not None:
-            last.add_metric([], snap.last_success_seconds)
-        yield last
-        dur = GaugeMetricFamily("aiops_detector_run_duration_seconds", "How long the last detection cycle took.")
-        if snap.last_run_duration_seconds is not None:
-            dur.add_metric([], snap.last_run_duration_seconds)
-        yield dur
-        runs = CounterMetricFamily("aiops_detector_runs", "Detection cycles by outcome.", labels=["outcome"])
+        yield _gauge("aiops_detector_warmup_ratio", "History available over history needed before flagging (1 = warmed up).", m, snap.warmup_ratio)
+        yield _gauge("aiops_detector_last_success_timestamp_seconds", "When the last detection cycle succeeded.", m, snap.last_success_seconds)
+        yield _gauge("aiops_detector_run_duration_seconds", "How long the last detection cycle took.", m, snap.last_run_duration_seconds)
+        runs = CounterMetricFamily("aiops_detector_runs", "Detection cycles by outcome.", labels=["outcome", "model"])
         for outcome in sorted(set(snap.runs_total) | {"success", "failure", "warming_up"}):
-            runs.add_metric([outcome], float(snap.runs_total.get(outcome, 0)))
+            runs.add_metric([outcome, m], float(snap.runs_total.get(outcome, 0)))
         yield runs
-        yield GaugeMetricFamily(
+        yield _gauge(
             "aiops_detector_settling",
             "1 while the rate windows are still filling with live samples (after a start or a scrape gap): nothing is scored.",
-            value=1.0 if snap.settling else 0.0,
+            m,
+            1.0 if snap.settling else 0.0,
         )
-        fit = GaugeMetricFamily("aiops_detector_fit_duration_seconds", "How long the last successful fit of the baselines took.")
-        if snap.last_fit_duration_seconds is not None:
-            fit.add_metric([], snap.last_fit_duration_seconds)
-        yield fit
-        fitted = GaugeMetricFamily("aiops_detector_last_fit_timestamp_seconds", "When the baselines were last fitted.")
-        if snap.last_fit_seconds is not None:
-            fitted.add_metric([], snap.last_fit_seconds)
-        yield fitted
+        yield _gauge("aiops_detector_fit_duration_seconds", "How long the last successful fit of the baselines took.", m, snap.last_fit_duration_seconds)
+        yield _gauge("aiops_detector_last_fit_timestamp_seconds", "When the baselines were last fitted.", m, snap.last_fit_seconds)
+        if snap.registry_up is not None:
+            yield _gauge("aiops_detector_registry_up", "1 while the model registry answers, 0 when it cannot be read (the last champion keeps serving).", m, 1.0 if snap.registry_up else 0.0)
+            info = GaugeMetricFamily(
+                "aiops_detector_champion_info",
+                "The registered version the champion-serving detector scores with (1), and its data window.",
+                labels=["model", "model_name", "version", "data_window"],
+            )
+            if snap.champion is not None:
+                info.add_metric([m, snap.champion.model_name, snap.champion.version, snap.champion.data_window], 1.0)
+            yield info
         if snap.scoreboard is not None:
-            yield from _scoreboard_families(snap.scoreboard)
+            yield from _scoreboard_families(snap.scoreboard, m)
 
 
-def _scoreboard_families(board: ScoreboardOutput) -> Iterator[Metric]:
+def _gauge(name: str, help_text: str, model: str, value: float | None) -> GaugeMetricFamily:
+    """A gauge with one sample labelled by ``model``, or none while ``value`` is unknown."""
+    fam = GaugeMetricFamily(name, help_text, labels=["model"])
+    if value is not None:
+        fam.add_metric([model], float(value))
+    return fam
+
+
+def _scoreboard_families(board: ScoreboardOutput, model: str) -> Iterator[Metric]:
     incidents = GaugeMetricFamily(
         "aiops_scoreboard_incidents",
         "Ground-truth incidents started since the detector began scoring, by outcome (detected, missed, waiting: still in its window).",
-        labels=["outcome"],
+        labels=["outcome", "model"],
     )
     for outcome in SCOREBOARD_OUTCOMES:
-        incidents.add_metric([outcome], float(getattr(board, outcome)))
+        incidents.add_metric([outcome, model], float(getattr(board, outcome)))
     yield incidents
-    yield GaugeMetricFamily(
-        "aiops_scoreboard_false_alarms", "Detected incidents that match no ground-truth incident.", value=float(board.false_alarms)
-    )
+    yield _gauge("aiops_scoreboard_false_alarms", "Detected incidents that match no ground-truth incident.", model, float(board.false_alarms))
     ttd = board.time_to_detect_seconds
     summary = SummaryMetricFamily(
         "aiops_scoreboard_time_to_detect_seconds",
         "Time from an incident's start to its first matching flag, over the detected incidents (quantile 0.5: the median).",
-        count_value=len(ttd),
-        sum_value=float(sum(ttd)),
+        labels=["model"],
     )
+    summary.add_metric([model], count_value=len(ttd), sum_value=float(sum(ttd)))
     if ttd:
-        summary.add_sample("aiops_scoreboard_time_to_detect_seconds", {"quantile": "0.5"}, float(statistics.median(ttd)))
+        summary.add_sample("aiops_scoreboard_time_to_detect_seconds", {"model": model, "quantile": "0.5"}, float(statistics.median(ttd)))
     yield summary

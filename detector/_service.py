@@ -21,6 +21,16 @@ that fails (Prometheus slow or down) is counted and reported; the next one start
 afresh. Until ``min_history_seconds`` of history exist, the detector reports itself
 as warming up and flags nothing.
 
+**Model source.** ``online`` (the default) is the loop above. ``registry`` serves the
+registered model's ``champion`` (a :class:`ChampionStore`, e.g. ``training.Registry``,
+injected by the command so this package never imports MLflow): a **champion** job (every
+``champion_check_every_seconds``, first at start) reads where the alias points and, when
+it moved, loads that version and swaps it in; the model is never refitted. A registry
+that cannot be read before any champion was loaded leaves the detector fitting online
+(health ``online_fallback``, ``aiops_detector_registry_up 0``, a warning) until it can;
+one that fails later keeps the last champion serving and says so. Either way every
+metric carries ``model="online"`` or ``model="champion"``: the detector's role.
+
 With an :class:`plumbing.grafana.AnnotationPoster` (``AIOPS_GRAFANA_URL`` set), each
 detected incident is annotated in Grafana when it opens (probable cause, explanation)
 and turned into a region when it closes; posting happens on the poster's own thread.
@@ -35,7 +45,7 @@ import zlib
 from datetime import datetime, timezone
 from collections import deque
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,12 +58,22 @@ from plumbing.monitoring import scrape_interval_seconds
 from simulator import Catalog, load_catalog
 from sources import CollectorRecords, HistorySource, IncidentRecord, PrometheusReader, PrometheusSource, read_incident_log
 
-from ._exposition import DetectorSnapshot, ScoreboardOutput, SeriesOutput
+from ._exposition import ChampionOutput, DetectorSnapshot, ScoreboardOutput, SeriesOutput
 from ._settings import DetectorSettings
 
-__all__ = ["DetectorService", "build_service", "in_shard"]
+__all__ = ["ChampionStore", "DetectorService", "build_service", "in_shard"]
 
 log = logging.getLogger("detector")
+
+
+class ChampionStore(Protocol):
+    """A model registry as the champion-serving detector reads it (``training.Registry`` is one)."""
+
+    def champion_version(self) -> Any | None:
+        """The version the ``champion`` alias points at (``.version``, ``.tags``), or None."""
+
+    def load_version(self, version: str) -> FleetModel:
+        """A registered version's weights as a fitted :class:`model.FleetModel`."""
 
 
 def in_shard(service: str, index: int, count: int) -> bool:
@@ -79,8 +99,18 @@ class DetectorService:
         ground_truth: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
         catalog: Catalog | None = None,
         annotations: AnnotationPoster | None = None,
+        registry: Callable[[], ChampionStore] | None = None,
     ) -> None:
+        """``registry``: connects to the model registry (registry mode; called again after a failure)."""
         self.settings = settings
+        self.role = settings.role
+        if settings.model_source == "registry" and registry is None:
+            raise ValueError("model_source 'registry' needs a registry to read the champion from")
+        self.connect_registry = registry
+        self._registry: ChampionStore | None = None
+        self.champion: ChampionOutput | None = None
+        self.registry_up: bool | None = None if settings.model_source == "online" else False
+        self.registry_error: str | None = None
         self.source = source
         self.records = records
         self.extra_records = list(extra_records)
@@ -164,6 +194,8 @@ class DetectorService:
     # ---------------------------------------------------------------------- fit
     def fit_cycle(self) -> None:
         """Refit the baselines on the history window (a scheduled job; never raises)."""
+        if self.champion is not None:  # registry mode: the champion is frozen, never refitted
+            return
         started = time.perf_counter()
         now = self.clock()
         self._last_fit_attempt = now
@@ -189,6 +221,8 @@ class DetectorService:
                 frame, incidents=self._incident_records(), flagged=flagged, fit_time=now
             )
             with self._lock:
+                if self.champion is not None:  # a champion arrived while this fit ran: it wins
+                    return
                 self.model = model
                 self.last_fit_seconds = now
                 self.last_fit_duration_seconds = time.perf_counter() - started
@@ -197,6 +231,50 @@ class DetectorService:
             log.warning("fit failed: %s", exc)
             with self._lock:
                 self._record("failure", started, f"fit: {exc}")
+
+    # ----------------------------------------------------------------- champion
+    def champion_cycle(self) -> None:
+        """Registry mode: load the ``champion`` when it is new or moved (a scheduled job; never raises)."""
+        if self.connect_registry is None:
+            return
+        try:
+            if self._registry is None:
+                self._registry = self.connect_registry()
+            current = self._registry.champion_version()
+            if current is None:
+                raise LookupError("the registered model has no version with the champion alias yet (run `aiops train`)")
+            version = str(current.version)
+            if self.champion is None or self.champion.version != version:
+                model = self._registry.load_version(version)
+                tags = dict(getattr(current, "tags", None) or {})
+                served = ChampionOutput(model_name=str(getattr(current, "name", "")), version=version, data_window=tags.get("data_window", ""))
+                with self._lock:
+                    before = self.champion
+                    self.model = model
+                    self.champion = served
+                    self.warmup_ratio = 1.0
+                    self.last_fit_seconds = float(as_epoch_seconds(pd.DatetimeIndex([model.fit_time_]))[0])
+                    self._flagged_now = set()
+                if before is None:
+                    log.info("serving the champion: %s version %s (data window %s)", served.model_name, version, served.data_window or "unknown")
+                else:
+                    log.info("the champion alias moved: serving %s version %s instead of version %s", served.model_name, version, before.version)
+            if self.registry_up is False and self.registry_error is not None:
+                log.info("the model registry answers again")
+            with self._lock:
+                self.registry_up, self.registry_error = True, None
+        except Exception as exc:
+            error = " ".join(str(exc).split())[:300] or type(exc).__name__
+            self._registry = None  # connect afresh next time
+            with self._lock:
+                first = self.registry_error is None
+                self.registry_up, self.registry_error = False, error
+                champion = self.champion
+            if first:  # once per outage, not every check
+                if champion is None:
+                    log.warning("no champion from the model registry (%s): fitting online until one can be loaded", error)
+                else:
+                    log.warning("the model registry cannot be read (%s): champion version %s keeps serving", error, champion.version)
 
     # -------------------------------------------------------------------- infer
     def infer_cycle(self) -> None:
@@ -275,7 +353,7 @@ class DetectorService:
             return
         for inc in opened:
             self.annotations.opened(
-                f"detected-{inc.id}", time_seconds=inc.opened_seconds, text=_incident_text(inc, closing=False), tags=_incident_tags(inc)
+                f"detected-{inc.id}", time_seconds=inc.opened_seconds, text=_incident_text(inc, closing=False), tags=_incident_tags(inc, self.role)
             )
         for inc in closed:
             self.annotations.closed(
@@ -283,7 +361,7 @@ class DetectorService:
                 start_seconds=inc.opened_seconds,
                 end_seconds=inc.closed_seconds or inc.last_seen_seconds,
                 text=_incident_text(inc, closing=True),
-                tags=_incident_tags(inc),
+                tags=_incident_tags(inc, self.role),
             )
 
     # ---------------------------------------------------------------- scoreboard
@@ -397,6 +475,9 @@ class DetectorService:
                 last_fit_seconds=self.last_fit_seconds,
                 last_fit_duration_seconds=self.last_fit_duration_seconds,
                 scoreboard=board,
+                model=self.role,
+                champion=self.champion,
+                registry_up=self.registry_up,
             )
 
     def recent_anomalies(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -412,8 +493,16 @@ class DetectorService:
             now = self.clock()
             stale = self.last_success_seconds is None or now - self.last_success_seconds > 3 * self.infer_every_seconds + 30
             status = "warming_up" if self.warmup_ratio < 1.0 else ("degraded" if stale else "settling" if self.settling else "ok")
+            if self.settings.model_source == "registry" and self.champion is None:
+                status = "online_fallback" if status == "ok" else status
+            body: dict[str, Any] = {"model": self.role, "model_source": self.settings.model_source}
+            if self.settings.model_source == "registry":
+                body["champion"] = None if self.champion is None else vars(self.champion)
+                body["registry_up"] = self.registry_up
+                body["registry_error"] = self.registry_error
             return {
                 "status": status,
+                **body,
                 "warmup_ratio": self.warmup_ratio,
                 "history_seconds": self.history_seconds,
                 "history_needed_seconds": self.settings.min_history_seconds,
@@ -430,6 +519,9 @@ class DetectorService:
         scheduler = BackgroundScheduler(timezone="UTC")
         common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": int(max(1, self.settings.misfire_grace_seconds))}
         first = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+        if self.connect_registry is not None:
+            self.champion_cycle()  # before the first fit: with a champion there is nothing to fit
+            scheduler.add_job(self.champion_cycle, "interval", seconds=self.settings.champion_check_every_seconds, id="champion", **common)
         scheduler.add_job(self.fit_cycle, "interval", seconds=self.settings.fit_every_seconds, id="fit", next_run_time=first, **common)
         scheduler.add_job(self.infer_cycle, "interval", seconds=self.infer_every_seconds, id="infer", **common)
         if self.scoreboard is not None:
@@ -445,8 +537,8 @@ class DetectorService:
             self.annotations.close()
 
 
-def _incident_tags(inc: DetectedIncident) -> list[str]:
-    return ["detected", inc.cause_service, inc.cause_signal]
+def _incident_tags(inc: DetectedIncident, role: str) -> list[str]:
+    return ["detected", role, inc.cause_service, inc.cause_signal]
 
 
 def _incident_text(inc: DetectedIncident, *, closing: bool) -> str:
@@ -466,6 +558,7 @@ def build_service(
     incident_records: Path | None = None,
     signals_path: Path | None = None,
     grafana: GrafanaSettings | None = None,
+    registry: Callable[[], ChampionStore] | None = None,
 ) -> DetectorService:
     """The service wired to Prometheus and the collector, as ``aiops detect`` runs it.
 
@@ -474,7 +567,8 @@ def build_service(
     A bad file raises :class:`model.SignalsError`. The collector's incident list is the
     scoreboard's ground truth. ``grafana`` (default: :meth:`GrafanaSettings.from_env`, the
     ``AIOPS_GRAFANA_*`` variables) with a URL: detected incidents are annotated there;
-    ``GrafanaSettings()`` turns that off.
+    ``GrafanaSettings()`` turns that off. ``registry`` connects to the model registry
+    (``model_source`` ``registry``).
     """
     grafana = grafana if grafana is not None else GrafanaSettings.from_env()
     signals = load_signals(signals_path)
@@ -490,4 +584,5 @@ def build_service(
         infer_every_seconds=settings.infer_every_seconds or scrape_interval_seconds(),
         ground_truth=records.incidents,
         annotations=annotation_poster(grafana, name="detector"),
+        registry=registry,
     )

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from collector import collector_url_setting
 from plumbing.settings import EnvSettings, shared
 
-__all__ = ["PROMETHEUS_URL_ENV", "DetectorSettings"]
+__all__ = ["MODEL_SOURCES", "PROMETHEUS_URL_ENV", "DetectorSettings"]
+
+#: Where the detector's model comes from: ``online`` (fitted here, refitted on a schedule) or
+#: ``registry`` (the ``champion`` alias of the registered model, frozen).
+MODEL_SOURCES = ("online", "registry")
 
 #: The variable with the URL of the Prometheus the detector reads.
 PROMETHEUS_URL_ENV = "AIOPS_PROMETHEUS_URL"
@@ -55,6 +59,15 @@ class DetectorSettings(EnvSettings):
     shard_index: int = 0
     #: Number of shards (replicas).
     shard_count: int = 1
+    #: Where the model comes from (`--model-source`): `online` fits and refits it here; `registry` serves the registered model's `champion` and never refits (its metrics carry `model="champion"`).
+    model_source: str = "online"
+    #: Registry mode: how often to check whether the `champion` alias moved (and to retry an unreachable registry).
+    champion_check_every_seconds: float = 30.0
+
+    @property
+    def role(self) -> str:
+        """The ``model`` label of everything this detector serves: ``online`` or ``champion``."""
+        return "champion" if self.model_source == "registry" else "online"
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -64,5 +77,9 @@ class DetectorSettings(EnvSettings):
         for name in ("fit_every_seconds", "fit_window_seconds", "fit_step_seconds", "lookback_seconds", "timeout_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
+        if self.model_source not in MODEL_SOURCES:
+            raise ValueError(f"model_source must be one of {', '.join(MODEL_SOURCES)}, not {self.model_source!r}")
+        if self.champion_check_every_seconds <= 0:
+            raise ValueError("champion_check_every_seconds must be > 0")
         if self.infer_every_seconds < 0 or self.min_history_seconds < 0:
             raise ValueError("infer_every_seconds and min_history_seconds must be >= 0")

@@ -25,6 +25,7 @@ import yaml
 from plumbing.durations import format_duration, parse_duration
 
 __all__ = [
+    "ALERTING_MODELS",
     "COLLECTOR_JOB",
     "DETECTOR_JOB",
     "MONITORING_DIR_ENV",
@@ -33,6 +34,7 @@ __all__ = [
     "prometheus_config",
     "render_alertmanager_config",
     "render_config",
+    "render_rules",
     "scrape_interval_seconds",
 ]
 
@@ -91,8 +93,11 @@ def render_config(
     scrape_interval_seconds: float | None = None,
     alertmanagers: Sequence[str] | None = None,
     base: Path | None = None,
+    rule_files: Sequence[Path] | None = None,
 ) -> str:
     """The project's config as YAML text with the given ``{job: [host:port, ...]}`` targets.
+
+    ``rule_files`` replaces the config's rule files (e.g. rules from :func:`render_rules`).
 
     Jobs of the base config not named in ``targets`` are left out (a test or the demo
     scrapes only what it started); a named job the base config lacks is an error. With
@@ -124,7 +129,9 @@ def render_config(
         if timeout > scrape_interval_seconds:
             glob["scrape_timeout"] = interval
         config["global"] = glob
-    if config.get("rule_files"):
+    if rule_files is not None:
+        config["rule_files"] = [str(Path(p).resolve()) for p in rule_files]
+    elif config.get("rule_files"):
         config["rule_files"] = [str((Path(base).parent / p).resolve()) for p in config["rule_files"]]
     if alertmanagers:
         config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": list(alertmanagers)}]}]}
@@ -150,3 +157,33 @@ def render_alertmanager_config(
         route["group_interval"] = format_duration(group_interval_seconds)
     header = f"# Rendered from {base} by plumbing.monitoring.render_alertmanager_config; edit that file, not this one.\n"
     return header + yaml.safe_dump(config, sort_keys=False)
+
+
+#: The models whose detections can page (the detector's ``model`` label).
+ALERTING_MODELS = ("online", "champion")
+INCIDENT_ALERT = "AIOpsIncidentDetected"
+
+
+def render_rules(alerting_model: str = "online", *, base: Path | None = None) -> str:
+    """The project's alert rules as YAML text, with ``alerting_model``'s detections paging.
+
+    One model pages so Alertmanager and the responder never act twice on one incident: the
+    incident alert's selector ``model="online"`` becomes ``model="<alerting_model>"``.
+    """
+    if alerting_model not in ALERTING_MODELS:
+        raise ValueError(f"alerting model must be one of {', '.join(ALERTING_MODELS)}, not {alerting_model!r}")
+    base = base or monitoring_dir() / "rules" / "aiops-alerts.yml"
+    config = _load(base)
+    found = 0
+    for group in config.get("groups") or []:
+        for rule in group.get("rules") or []:
+            if rule.get("alert") == INCIDENT_ALERT:
+                expr = str(rule["expr"])
+                if 'model="online"' not in expr:
+                    raise ValueError(f"{base}: the {INCIDENT_ALERT} rule does not select model=\"online\": {expr}")
+                rule["expr"] = expr.replace('model="online"', f'model="{alerting_model}"')
+                found += 1
+    if not found:
+        raise ValueError(f"{base}: no {INCIDENT_ALERT} rule")
+    header = f"# Rendered from {base} by plumbing.monitoring.render_rules ({alerting_model} pages); edit that file, not this one.\n"
+    return header + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)

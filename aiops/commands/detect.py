@@ -48,6 +48,14 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         metavar="FILE",
         help="the signals file: PromQL, rate window, scoring knobs (default: the kit's model/signals.yaml)",
     )
+    p.add_argument(
+        "--model-source",
+        choices=("online", "registry"),
+        help="online (default): fit and refit here; registry: serve the registered model's champion, never refit",
+    )
+    p.add_argument("--tracking-uri", metavar="URI", help="registry mode: MLflow tracking and registry URI (default: the store `aiops train` writes)")
+    p.add_argument("--model-name", metavar="NAME", help="registry mode: the registered model (default aiops-fleet, as `aiops train`)")
+    p.add_argument("--champion-check-every", type=duration_arg, metavar="DURATION", help="registry mode: how often to check whether the champion moved (default 30s)")
     p.set_defaults(func=run_detect)
 
 
@@ -67,6 +75,8 @@ def build_settings(args: argparse.Namespace) -> Any:
             min_history_seconds=args.min_history,
             shard_index=shard[0],
             shard_count=shard[1],
+            model_source=args.model_source,
+            champion_check_every_seconds=args.champion_check_every,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -96,6 +106,23 @@ def check_grafana() -> None:
         raise UsageError(str(exc)) from None
 
 
+def registry_connector(args: argparse.Namespace) -> tuple[Any, str]:
+    """Registry mode: a function that connects to the store ``aiops train`` writes (or ``--tracking-uri``), and its description."""
+    from training import Registry, TrainSettings, quiet_mlflow
+
+    try:
+        train = TrainSettings.from_env(tracking_uri=args.tracking_uri, model_name=args.model_name)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    quiet_mlflow()
+    uri, name = train.resolved_tracking_uri(), train.model_name
+
+    def connect() -> Any:
+        return Registry.connect(uri, model_name=name, experiment_name=None)
+
+    return connect, f"models:/{name}@champion in {uri}"
+
+
 def run_detect(args: argparse.Namespace) -> int:
     from detector import build_service, create_app
     from plumbing.serving import PortInUse, bind, is_loopback, serve_forever
@@ -114,7 +141,8 @@ def run_detect(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("apscheduler", "httpx"):  # a line per job run and per query would bury the detector's own
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    service = build_service(settings, incident_records=args.incident_records, signals_path=args.signals)
+    registry, where = registry_connector(args) if settings.model_source == "registry" else (None, "")
+    service = build_service(settings, incident_records=args.incident_records, signals_path=args.signals, registry=registry)
     app = create_app(service)
     service.start()
     print(
@@ -122,6 +150,9 @@ def run_detect(args: argparse.Namespace) -> int:
         f"reading {settings.prometheus_url} every {service.infer_every_seconds:g} s, shard {settings.shard_index}/{settings.shard_count}",
         flush=True,
     )
+    if registry is not None:
+        served = service.champion
+        print(f"  serving {where}: " + (f"version {served.version}" if served else f"none yet ({service.registry_error}); fitting online meanwhile"), flush=True)
     if service.annotations is not None:
         print(f"  annotating detected incidents in Grafana at {service.annotations.url}", flush=True)
     try:

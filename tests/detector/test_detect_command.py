@@ -71,8 +71,8 @@ def test_the_signals_file_is_handed_to_the_service(tmp_path: Path, capsys: pytes
     seen: dict[str, object] = {}
     real_build_service = detector.build_service
 
-    def build_service(settings: object, *, incident_records: Path | None = None, signals_path: Path | None = None) -> None:
-        seen["service"] = real_build_service(settings, incident_records=incident_records, signals_path=signals_path)  # type: ignore[arg-type]
+    def build_service(settings: object, *, incident_records: Path | None = None, signals_path: Path | None = None, registry: object = None) -> None:
+        seen["service"] = real_build_service(settings, incident_records=incident_records, signals_path=signals_path, registry=registry)  # type: ignore[arg-type]
         raise KeyboardInterrupt  # stop before serving (aiops exits with 130, as on Ctrl-C)
 
     monkeypatch.setattr(detector, "build_service", build_service)

@@ -24,7 +24,9 @@ def test_every_output_is_its_own_metric_labelled_by_service_and_signal() -> None
         runs_total={"success": 4, "failure": 1},
     )
     reg = registry_for(snap)
-    get = reg.get_sample_value
+    def get(name: str, labels: dict[str, str] | None = None) -> float | None:  # every sample carries the detector's role
+        return reg.get_sample_value(name, {**(labels or {}), "model": "online"})
+
     labels = {"service": "checkout", "signal": "latency"}
     assert get("aiops_detector_expected_value", labels) == 0.1
     assert get("aiops_detector_lower_bound", labels) == 0.05
@@ -46,5 +48,6 @@ def test_exposition_parses_back_and_labels_carry_no_ids() -> None:
     for fam in families:
         assert fam.name.startswith("aiops_detector_")
         for sample in fam.samples:
-            assert set(sample.labels) <= {"service", "signal", "cause_signal", "outcome"}
+            assert set(sample.labels) <= {"service", "signal", "cause_signal", "outcome", "model"}
+            assert sample.labels.get("model") == "online"
     assert "\naiops_detector_last_success_timestamp_seconds " not in text  # no sample until a cycle succeeds

@@ -79,10 +79,20 @@ def hog(start: float, duration: float = 600.0, id: str = "1", service: str = "pa
     return sim.make_incident(CATALOG, id=id, kind="cpu_hog", service=service, duration_seconds=duration, now=start)
 
 
-def registry(service: DetectorService) -> CollectorRegistry:
+class Online:
+    """A registry's samples of the online detector (every sample carries ``model="online"``)."""
+
+    def __init__(self, reg: CollectorRegistry) -> None:
+        self.reg = reg
+
+    def get_sample_value(self, name: str, labels: dict[str, str] | None = None) -> float | None:
+        return self.reg.get_sample_value(name, {**(labels or {}), "model": "online"})
+
+
+def registry(service: DetectorService) -> Online:
     reg = CollectorRegistry()
     reg.register(DetectorCollector(service.snapshot))
-    return reg
+    return Online(reg)
 
 
 def test_a_detected_incident_is_scored_and_exported_as_metrics() -> None:
@@ -146,7 +156,7 @@ def test_without_the_collector_there_is_no_scoreboard() -> None:
     settings = DetectorSettings(min_history_seconds=0.0, infer_every_seconds=15.0)
     service = DetectorService(settings, source=SimulatedSource(CATALOG, 3, lambda: []), dependencies=EDGES, clock=Clock(NOW))
     service.score_cycle()
-    text = generate_latest(registry(service)).decode()
+    text = generate_latest(registry(service).reg).decode()
     assert "aiops_scoreboard" not in text
     assert service.scoreboard_report()["status"] == "off"
 
@@ -158,7 +168,7 @@ def test_the_detector_annotates_a_detected_incident_when_it_opens_and_closes() -
     service.infer_cycle()
     [(what, key, kw)] = poster.events
     assert (what, key) == ("opened", "detected-1")
-    assert kw["tags"] == ["detected", "payments", "cpu"]
+    assert kw["tags"] == ["detected", "online", "payments", "cpu"]
     assert "probable cause payments cpu" in kw["text"] and "robust σ" in kw["text"]  # the model's own explanation
     assert kw["time_seconds"] <= NOW
     for _ in range(12):  # quiet cycles after the hog ended: the incident closes 3 minutes after its last flag
@@ -184,17 +194,19 @@ def test_health_metrics_say_settling_and_how_long_the_fit_took() -> None:
 
 def test_the_scoreboard_metrics_follow_the_naming_guide() -> None:
     snap = DetectorSnapshot(scoreboard=ScoreboardOutput(detected=2, missed=1, waiting=0, false_alarms=3, time_to_detect_seconds=(10.0, 30.0)))
-    reg = CollectorRegistry()
-    reg.register(DetectorCollector(lambda: snap))
-    text = generate_latest(reg).decode()
+    raw = CollectorRegistry()
+    raw.register(DetectorCollector(lambda: snap))
+    text = generate_latest(raw).decode()
+    reg = Online(raw)
     assert "# TYPE aiops_scoreboard_incidents gauge" in text
     assert "# TYPE aiops_scoreboard_time_to_detect_seconds summary" in text
     assert reg.get_sample_value("aiops_scoreboard_time_to_detect_seconds", {"quantile": "0.5"}) == 20.0
     assert reg.get_sample_value("aiops_scoreboard_time_to_detect_seconds_sum") == 40.0
     assert reg.get_sample_value("aiops_scoreboard_false_alarms") == 3.0
     # no median without a detection (rather than NaN); count and sum stay
-    empty = CollectorRegistry()
-    empty.register(DetectorCollector(lambda: DetectorSnapshot(scoreboard=ScoreboardOutput())))
+    bare = CollectorRegistry()
+    bare.register(DetectorCollector(lambda: DetectorSnapshot(scoreboard=ScoreboardOutput())))
+    empty = Online(bare)
     assert empty.get_sample_value("aiops_scoreboard_time_to_detect_seconds", {"quantile": "0.5"}) is None
     assert empty.get_sample_value("aiops_scoreboard_time_to_detect_seconds_count") == 0.0
 

@@ -1,0 +1,191 @@
+"""Registry mode: the detector serves the champion, swaps when the alias moves, and never crashes on the registry.
+
+A fake registry stands in for MLflow here (the real one is in tests/integration/test_champion.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+import simulator as sim
+from detector._app import create_app
+from detector._exposition import DetectorCollector
+from detector._service import DetectorService
+from detector._settings import DetectorSettings
+from evaluation import SimulatedSource
+from model import FleetModel
+
+from tests.detector.test_service import CATALOG, EDGES, NOW, Clock
+
+SOURCE = SimulatedSource(CATALOG, 3, lambda: [])
+
+
+@dataclass
+class Version:
+    name: str
+    version: str
+    tags: dict = field(default_factory=dict)
+
+
+class FakeRegistry:
+    """Versions by number, a movable champion alias, and a switch that makes every call fail."""
+
+    def __init__(self) -> None:
+        self.models: dict[str, FleetModel] = {}
+        self.champion: str | None = None
+        self.down = False
+        self.loads: list[str] = []
+
+    def _check(self) -> None:
+        if self.down:
+            raise ConnectionError("cannot reach the MLflow tracking server http://mlflow.test")
+
+    def champion_version(self):
+        self._check()
+        return None if self.champion is None else Version("aiops-fleet", self.champion, {"data_window": f"window of v{self.champion}"})
+
+    def load_version(self, version: str) -> FleetModel:
+        self._check()
+        self.loads.append(version)
+        return self.models[version]
+
+
+def fitted(until_seconds: float) -> FleetModel:
+    frame = SOURCE.fetch(until_seconds - 3 * 86400.0, until_seconds, 60.0)
+    return FleetModel(dependencies=EDGES).fit(frame, fit_time=until_seconds)
+
+
+@pytest.fixture(scope="module")
+def models() -> dict[str, FleetModel]:
+    return {"1": fitted(NOW - 86400.0), "2": fitted(NOW - 3600.0)}
+
+
+def make(registry: FakeRegistry, clock: Clock | None = None) -> DetectorService:
+    settings = DetectorSettings(
+        model_source="registry", fit_window_seconds=3 * 86400.0, min_history_seconds=2 * 86400.0, lookback_seconds=300.0, infer_every_seconds=15.0
+    )
+    return DetectorService(settings, source=SOURCE, dependencies=EDGES, clock=clock or Clock(NOW), registry=lambda: registry)
+
+
+def test_registry_mode_serves_the_champion_never_refits_and_swaps_when_the_alias_moves(models) -> None:
+    reg = FakeRegistry()
+    reg.models = models
+    reg.champion = "1"
+    service = make(reg)
+    service.champion_cycle()
+    assert service.model is models["1"] and service.champion.version == "1"
+    service.fit_cycle()  # the fit job is a no-op while a champion serves
+    assert service.model is models["1"]
+    service.infer_cycle()
+    assert service.runs["success"] == 1 and service.series
+    health = service.health()
+    assert health["status"] == "ok" and health["model"] == "champion" and health["champion"]["version"] == "1"
+
+    service.champion_cycle()  # same alias: nothing reloaded
+    assert reg.loads == ["1"]
+    reg.champion = "2"
+    service.champion_cycle()
+    assert service.model is models["2"] and service.champion.version == "2" and reg.loads == ["1", "2"]
+
+    text = generate_latest(_registry(service)).decode()
+    assert 'aiops_detector_champion_info{data_window="window of v2",model="champion",model_name="aiops-fleet",version="2"} 1.0' in text
+    assert 'aiops_detector_registry_up{model="champion"} 1.0' in text
+    assert 'aiops_detector_expected_value{model="champion",service="checkout",signal="latency"}' in text
+
+
+def test_an_unreachable_registry_at_start_leaves_it_fitting_online_then_the_champion_takes_over(models, caplog) -> None:
+    reg = FakeRegistry()
+    reg.models = models
+    reg.down = True
+    service = make(reg)
+    service.champion_cycle()
+    service.champion_cycle()
+    assert service.champion is None and service.registry_up is False
+    assert len([r for r in caplog.records if "fitting online" in r.message]) == 1  # said once per outage
+    service.fit_cycle()  # the fallback: an online fit, still labelled as the champion's role
+    assert service.model is not None and service.model is not models["1"]
+    service.infer_cycle()
+    health = service.health()
+    assert health["status"] == "online_fallback" and "cannot reach" in health["registry_error"]
+    assert 'aiops_detector_registry_up{model="champion"} 0.0' in generate_latest(_registry(service)).decode()
+
+    reg.down = False
+    reg.champion = "1"
+    service.champion_cycle()
+    assert service.model is models["1"] and service.health()["status"] == "ok" and service.registry_up is True
+
+
+def test_a_registry_without_a_champion_is_a_fallback_not_a_crash(models) -> None:
+    reg = FakeRegistry()
+    reg.models = models
+    service = make(reg)
+    service.champion_cycle()
+    assert service.champion is None and "no version with the champion alias" in service.registry_error
+
+
+def test_a_registry_that_fails_after_a_load_keeps_the_last_champion_serving(models, caplog) -> None:
+    reg = FakeRegistry()
+    reg.models = models
+    reg.champion = "1"
+    service = make(reg)
+    service.champion_cycle()
+    reg.down = True
+    reg.champion = "2"
+    service.champion_cycle()
+    service.champion_cycle()
+    assert service.model is models["1"] and service.champion.version == "1"
+    assert len([r for r in caplog.records if "keeps serving" in r.message]) == 1
+    service.infer_cycle()
+    health = service.health()
+    assert health["status"] == "ok" and health["registry_up"] is False and health["champion"]["version"] == "1"
+
+
+def test_online_mode_labels_its_metrics_online_and_has_no_registry_metrics() -> None:
+    settings = DetectorSettings(fit_window_seconds=3 * 86400.0, lookback_seconds=300.0, infer_every_seconds=15.0)
+    service = DetectorService(settings, source=SOURCE, dependencies=EDGES, clock=Clock(NOW))
+    service.fit_cycle()
+    service.infer_cycle()
+    text = generate_latest(_registry(service)).decode()
+    assert 'aiops_detector_anomaly{model="online",service="payments",signal="cpu"}' in text
+    assert "aiops_detector_registry_up" not in text and "aiops_detector_champion_info" not in text
+    assert service.health()["model"] == "online"
+
+
+def test_registry_mode_needs_a_registry_and_a_known_model_source() -> None:
+    with pytest.raises(ValueError, match="needs a registry"):
+        DetectorService(DetectorSettings(model_source="registry"), source=SOURCE)
+    with pytest.raises(ValueError, match="model_source must be one of online, registry, not 'champion'"):
+        DetectorSettings(model_source="champion")
+
+
+def test_the_app_reports_the_fallback_in_its_health(models) -> None:
+    from fastapi.testclient import TestClient
+
+    reg = FakeRegistry()
+    reg.down = True
+    service = make(reg)
+    service.champion_cycle()
+    body = TestClient(create_app(service)).get("/healthz").json()
+    assert body["model"] == "champion" and body["registry_up"] is False and body["champion"] is None
+
+
+def _registry(service: DetectorService) -> CollectorRegistry:
+    reg = CollectorRegistry()
+    reg.register(DetectorCollector(service.snapshot))
+    return reg
+
+
+def test_an_incident_scored_by_the_champion_is_flagged(models) -> None:
+    hog = sim.make_incident(CATALOG, id="1", kind="cpu_hog", service="payments", duration_seconds=600, now=NOW - 120)
+    source = SimulatedSource(CATALOG, 3, lambda: [hog])
+    reg = FakeRegistry()
+    reg.models = models
+    reg.champion = "1"
+    settings = DetectorSettings(model_source="registry", lookback_seconds=300.0, infer_every_seconds=15.0)
+    service = DetectorService(settings, source=source, dependencies=EDGES, clock=Clock(NOW), registry=lambda: reg)
+    service.champion_cycle()
+    service.infer_cycle()
+    assert any(a["service"] == "payments" and a["signal"] == "cpu" for a in service.recent_anomalies())
