@@ -77,18 +77,39 @@ def detector(
     signals_path: Path | None = None,
     infer_every_seconds: float | None = None,
     fit_every_seconds: float | None = None,
+    model_source: str = "online",
+    tracking_uri: str | None = None,
+    model_name: str | None = None,
+    champion_check_every_seconds: float | None = None,
 ) -> ProcessSpec:
-    """``aiops detect`` reading Prometheus, with the collector for the graph and the incident records."""
+    """``aiops detect`` reading Prometheus, with the collector for the graph and the incident records.
+
+    ``model_source="registry"``: the champion-serving detector (process name ``champion``),
+    reading ``models:/MODEL_NAME@champion`` from ``tracking_uri`` (default: the store
+    ``aiops train`` writes).
+    """
     argv = aiops_argv("detect", "--prometheus-url", prometheus_url, "--collector-url", collector_url, "--port", str(port))
-    for option, seconds in (("--min-history", min_history_seconds), ("--infer-every", infer_every_seconds), ("--fit-every", fit_every_seconds)):
+    for option, seconds in (
+        ("--min-history", min_history_seconds),
+        ("--infer-every", infer_every_seconds),
+        ("--fit-every", fit_every_seconds),
+        ("--champion-check-every", champion_check_every_seconds),
+    ):
         if seconds is not None:
             argv += (option, f"{seconds:g}s")
     if incident_records is not None:
         argv += ("--incident-records", str(incident_records))
     if signals_path is not None:
         argv += ("--signals", str(signals_path))
+    if model_source != "online":
+        argv += ("--model-source", model_source)
+    if tracking_uri is not None:
+        argv += ("--tracking-uri", tracking_uri)
+    if model_name is not None:
+        argv += ("--model-name", model_name)
     url = url_for("127.0.0.1", port)
-    return ProcessSpec("detector", argv, url, f"{url}/healthz", ready_timeout_seconds=120.0)
+    name = "champion" if model_source == "registry" else "detector"
+    return ProcessSpec(name, argv, url, f"{url}/healthz", ready_timeout_seconds=120.0)
 
 
 def responder(*, port: int, collector_url: str, log_path: Path, remediate: bool) -> ProcessSpec:

@@ -405,8 +405,9 @@ def _dumps(obj: Any, indent: int = 0) -> str:
 
 
 def save(data: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Write ``data`` (from :func:`to_dict`) as indented JSON to ``path``, atomically; returns the path."""
+    """Write ``data`` (from :func:`to_dict`) as indented JSON to ``path``, atomically (its folder made if missing); returns the path."""
     p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
     text = _dumps(dict(data)) + "\n"
     tmp = p.with_name(f".{p.name}.tmp")
     tmp.write_text(text, encoding="utf-8")

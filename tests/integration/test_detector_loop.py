@@ -57,6 +57,8 @@ class Loop:
     prometheus_config: Path
     prometheus_port: int
     data_dir: Path
+    champion_port: int  # scraped from the start; the champion detector starts in its fixture
+    signals_path: Path
 
 
 @pytest.fixture(scope="module")
@@ -93,10 +95,11 @@ def loop(prometheus_bin: str, alertmanager_bin: str, fast_signals: Path, tmp_pat
 
         detector_port = free_port()
         detector_url = f"http://127.0.0.1:{detector_port}"
+        champion_port = free_port()
         prom_port = free_port()
         prometheus = stack.start_prometheus(
             root,
-            targets={mon.COLLECTOR_JOB: [collector.target], mon.DETECTOR_JOB: [f"127.0.0.1:{detector_port}"]},
+            targets={mon.COLLECTOR_JOB: [collector.target], mon.DETECTOR_JOB: [f"127.0.0.1:{detector_port}", f"127.0.0.1:{champion_port}"]},
             data_dir=data,
             port=prom_port,
             scrape_interval_seconds=SCRAPE_SECONDS,
@@ -121,7 +124,7 @@ def loop(prometheus_bin: str, alertmanager_bin: str, fast_signals: Path, tmp_pat
 
         wait_until(warmed_up, child=detector, timeout_seconds=READY_TIMEOUT_SECONDS)
         yield Loop(root, collector, prometheus, alertmanager, detector, detector_url, responder, responder_url,
-                   PromAPI(prometheus.url), prometheus_config, prom_port, data)
+                   PromAPI(prometheus.url), prometheus_config, prom_port, data, champion_port, fast_signals)
     finally:
         for child in reversed(children):
             child.stop()
@@ -129,7 +132,7 @@ def loop(prometheus_bin: str, alertmanager_bin: str, fast_signals: Path, tmp_pat
 
 def first_flag_seconds(api: PromAPI, service: str, signal: str, since: float) -> float | None:
     """Timestamp of the first aiops_detector_anomaly == 1 sample of a series, read from Prometheus."""
-    result = api.query_range(f'aiops_detector_anomaly{{service="{service}",signal="{signal}"}}', since, time.time(), SCRAPE_SECONDS)
+    result = api.query_range(f'aiops_detector_anomaly{{service="{service}",signal="{signal}",model="online"}}', since, time.time(), SCRAPE_SECONDS)
     for series in result:
         for t, v in series["values"]:
             if float(v) == 1.0:
@@ -153,7 +156,7 @@ def seconds_to_climb(kind: str, intensity: float, gap: float) -> float:
 
 def band_gap(api: PromAPI, service: str, signal: str) -> float:
     """How far above the expected value the detector's band reaches now (from Prometheus)."""
-    sel = f'{{service="{service}",signal="{signal}"}}'
+    sel = f'{{service="{service}",signal="{signal}",model="online"}}'
     expr = f"aiops_detector_upper_bound{sel} - aiops_detector_expected_value{sel}"
     return api.poll(f"the detector's band for {service} {signal} in Prometheus", lambda: (g := api.scalar(expr)) is not None and g > 0 and g)
 
@@ -173,13 +176,79 @@ def test_the_detector_serves_every_output_metric(loop: Loop) -> None:
         "aiops_detector_run_duration_seconds", "aiops_detector_runs_total",
     ):
         assert f"# TYPE {name.removesuffix('_total')}" in text, name
-    assert 'aiops_detector_expected_value{service="checkout",signal="latency"}' in text
-    up = loop.api.poll("Prometheus scrapes the detector", lambda: loop.api.scalar(f'up{{job="{mon.DETECTOR_JOB}"}}') == 1)
+    assert 'aiops_detector_expected_value{model="online",service="checkout",signal="latency"}' in text
+    up = loop.api.poll("Prometheus scrapes the detector", lambda: loop.api.scalar(f'up{{job="{mon.DETECTOR_JOB}",instance="{loop.detector_url.removeprefix("http://")}"}}') == 1)
     assert up
-    assert loop.api.scalar("aiops_detector_warmup_ratio") == 1.0
+    assert loop.api.scalar('aiops_detector_warmup_ratio{model="online"}') == 1.0
 
 
-def test_incidents_are_flagged_explained_alerted_and_remediated(loop: Loop) -> None:
+@dataclass
+class Champion:
+    child: Child
+    url: str
+    registry: object  # training.Registry on a real sqlite store
+
+
+@pytest.fixture(scope="module")
+def champion(loop: Loop) -> Iterator[Champion]:
+    """Two versions registered in a real MLflow sqlite store, fitted on this Prometheus' history; the
+    champion-serving detector (``aiops detect --model-source registry``) started on version 1."""
+    import simulator as sim
+    from model import FleetModel
+    from sources import PrometheusReader, PrometheusSource
+    from training import MODEL_JSON_NAME, Registry, quiet_mlflow
+
+    quiet_mlflow()
+    signals = load_signals(loop.signals_path)
+    source = PrometheusSource(PrometheusReader(base_url=loop.prometheus.url, timeout_seconds=30), signals)
+    edges = [(d.caller, d.callee) for d in sim.load_catalog().dependencies]
+    uri = f"sqlite:///{loop.root / 'mlflow' / 'mlflow.db'}"
+    registry = Registry.connect(uri, model_name="aiops-fleet", experiment_name="loop")
+    now = time.time()
+    for version, days in (("1", 2.0), ("2", 2.1)):  # two training windows: two different models
+        frame = source.fetch(now - days * 86400, now - 60, 60.0)
+        path = FleetModel(signals, dependencies=edges).fit(frame.loc[frame.notna().any(axis=1).to_numpy()]).save(loop.root / f"v{version}" / MODEL_JSON_NAME)
+        logged = registry.log_run(
+            run_name=f"loop-v{version}", params={"days": str(days)}, metrics={}, tags={}, model_json=path, pip_requirements=[],
+            version_tags={"data_window": f"last {days:g} days"}, version_description=f"fitted on the last {days:g} days",
+        )  # fmt: skip
+        assert logged.version == version
+    registry.set_champion("1")
+    spec = stack.detector(
+        port=loop.champion_port, prometheus_url=loop.prometheus.url, collector_url=loop.collector.url, signals_path=loop.signals_path,
+        infer_every_seconds=INFER_SECONDS, model_source="registry", tracking_uri=uri, champion_check_every_seconds=1.0,
+    )  # fmt: skip
+    child = stack.start(spec, log_dir=loop.root)
+    try:
+        yield Champion(child, spec.url, registry)
+    finally:
+        child.stop()
+
+
+def test_the_champion_detector_serves_the_registered_version_and_swaps_when_the_alias_moves(loop: Loop, champion: Champion) -> None:
+    api = loop.api
+
+    def serving() -> str | None:
+        h = httpx.get(f"{champion.url}/healthz", timeout=5).json()
+        return (h.get("champion") or {}).get("version") if h["status"] == "ok" else None
+
+    assert api.poll("the champion detector serving version 1", serving, timeout_seconds=60) == "1"
+    info = 'aiops_detector_champion_info{model="champion",version="%s",data_window="last %s days"}'
+    api.poll("version 1 in Prometheus' champion_info", lambda: api.scalar(info % ("1", "2")) == 1.0, timeout_seconds=30)
+    # both models score the same series, side by side under one name
+    both = api.poll(
+        "the online and the champion bands of checkout latency",
+        lambda: (r := api.query('aiops_detector_expected_value{service="checkout",signal="latency"}')) and len(r) == 2 and r,
+    )
+    assert {x["metric"]["model"] for x in both} == {"online", "champion"}
+
+    champion.registry.set_champion("2")
+    assert api.poll("the champion detector serving version 2 after the alias moved", lambda: serving() == "2" and "2", timeout_seconds=30) == "2"
+    api.poll("version 2 in Prometheus' champion_info", lambda: api.scalar(info % ("2", "2.1")) == 1.0, timeout_seconds=30)
+    assert "the champion alias moved: serving aiops-fleet version 2 instead of version 1" in (loop.root / "champion.log").read_text()
+
+
+def test_incidents_are_flagged_explained_alerted_and_remediated(loop: Loop, champion: Champion) -> None:
     api = loop.api
     debounce_k = load_signals().debounce_k
     # several kinds on three services. Every service is within two dependency edges of every
@@ -199,7 +268,7 @@ def test_incidents_are_flagged_explained_alerted_and_remediated(loop: Loop) -> N
     # own output (and 1 s for the phases of the three timers)
     for inc, signal in cases:
         # a detector cycle lasts its period plus however long a run takes on this machine
-        run = api.scalar("max_over_time(aiops_detector_run_duration_seconds[2m])") or 0.0
+        run = api.scalar('max_over_time(aiops_detector_run_duration_seconds{model="online"}[2m])') or 0.0
         budget = SCRAPE_SECONDS + (INFER_SECONDS + run) + debounce_k * INFER_SECONDS + SCRAPE_SECONDS + 1.0
         flagged = api.poll(
             f"{inc['kind']} on {inc['service']} flagged",
@@ -244,6 +313,10 @@ def test_incidents_are_flagged_explained_alerted_and_remediated(loop: Loop) -> N
         return any(x["alertname"] == "AIOpsIncidentDetected" and x["status"] == "firing" and x["labels"].get("service") == service for x in alerts)
 
     api.poll("an alert for catalog at the responder", lambda: alerted("catalog"), timeout_seconds=60)
+    # the champion detects the same incidents (it runs beside the online loop), but only the online model pages
+    api.poll("the champion's own detection of the leak", lambda: api.scalar('max_over_time(aiops_detector_anomaly{model="champion",service="catalog",signal="memory"}[5m])') == 1.0, timeout_seconds=60)
+    pages = httpx.get(f"{loop.responder_url}/api/alerts").json()["alerts"]
+    assert {x["labels"].get("model") for x in pages if x["alertname"] == "AIOpsIncidentDetected"} == {"online"}
 
     # 4. remediation on: the responder restarts catalog, which ends the memory leak (and only it)
     def state(inc: dict) -> dict:
@@ -272,7 +345,7 @@ def test_the_detector_survives_prometheus_going_away_and_recovers(loop: Loop) ->
         assert loop.detector.alive(), "the detector stays up"
         assert degraded["last_error"]
         text = httpx.get(f"{loop.detector_url}/metrics").text
-        assert 'aiops_detector_runs_total{outcome="failure"}' in text
+        assert 'aiops_detector_runs_total{model="online",outcome="failure"}' in text
     finally:
         loop.prometheus = prom.start_prometheus(
             loop.prometheus_config, storage_dir=loop.data_dir, port=loop.prometheus_port, retention="30d",
