@@ -25,7 +25,7 @@ from typing import Callable, Iterator, Mapping
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric, SummaryMetricFamily
 from prometheus_client.registry import Collector
 
-__all__ = ["MODEL_ROLES", "SCOREBOARD_OUTCOMES", "ChampionOutput", "DetectorCollector", "DetectorSnapshot", "ScoreboardOutput", "SeriesOutput"]
+__all__ = ["MODEL_ROLES", "SCOREBOARD_OUTCOMES", "ChampionOutput", "RegisteredVersion", "DetectorCollector", "DetectorSnapshot", "ScoreboardOutput", "SeriesOutput"]
 
 #: The ``model`` label: which detector a series comes from.
 MODEL_ROLES = ("online", "champion")
@@ -66,6 +66,17 @@ class ChampionOutput:
 
 
 @dataclass(frozen=True, kw_only=True)
+class RegisteredVersion:
+    """One registered version of the model: when training registered it and the gate's verdict."""
+
+    model_name: str
+    version: str
+    created_seconds: float
+    gate: str = ""  # promote / refuse, from the version's tags
+    candidate: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class DetectorSnapshot:
     """What the detector knows after its latest cycle."""
 
@@ -82,6 +93,7 @@ class DetectorSnapshot:
     model: str = "online"  # the ``model`` label: online or champion
     champion: ChampionOutput | None = None  # the version served (the champion role only)
     registry_up: bool | None = None  # None: no registry (the online role)
+    registered: tuple[RegisteredVersion, ...] = ()  # every version in the registry (the champion role)
 
 
 class DetectorCollector(Collector):
@@ -140,6 +152,21 @@ class DetectorCollector(Collector):
             if snap.champion is not None:
                 info.add_metric([m, snap.champion.model_name, snap.champion.version, snap.champion.data_window], 1.0)
             yield info
+            number = snap.champion.version if snap.champion is not None else ""
+            yield _gauge(
+                "aiops_detector_champion_version",
+                "The registered version number the champion-serving detector scores with (plot it over time to see the alias move).",
+                m,
+                float(number) if number.isdigit() else None,
+            )
+            runs = GaugeMetricFamily(
+                "aiops_registry_model_version_created_timestamp_seconds",
+                "When `aiops train` registered each version of the model, with the gate's verdict (promote or refuse); read from the registry by the champion-serving detector.",
+                labels=["model_name", "version", "gate", "candidate"],
+            )
+            for v in snap.registered:
+                runs.add_metric([v.model_name, v.version, v.gate, v.candidate], v.created_seconds)
+            yield runs
         if snap.scoreboard is not None:
             yield from _scoreboard_families(snap.scoreboard, m)
 

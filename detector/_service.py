@@ -58,7 +58,7 @@ from plumbing.monitoring import scrape_interval_seconds
 from simulator import Catalog, load_catalog
 from sources import CollectorRecords, HistorySource, IncidentRecord, PrometheusReader, PrometheusSource, read_incident_log
 
-from ._exposition import ChampionOutput, DetectorSnapshot, ScoreboardOutput, SeriesOutput
+from ._exposition import ChampionOutput, DetectorSnapshot, RegisteredVersion, ScoreboardOutput, SeriesOutput
 from ._settings import DetectorSettings
 
 __all__ = ["ChampionStore", "DetectorService", "build_service", "in_shard"]
@@ -109,6 +109,7 @@ class DetectorService:
         self.connect_registry = registry
         self._registry: ChampionStore | None = None
         self.champion: ChampionOutput | None = None
+        self.registered: tuple[RegisteredVersion, ...] = ()
         self.registry_up: bool | None = None if settings.model_source == "online" else False
         self.registry_error: str | None = None
         self.source = source
@@ -259,6 +260,17 @@ class DetectorService:
                     log.info("serving the champion: %s version %s (data window %s)", served.model_name, version, served.data_window or "unknown")
                 else:
                     log.info("the champion alias moved: serving %s version %s instead of version %s", served.model_name, version, before.version)
+            listing = getattr(self._registry, "versions", None)
+            if listing is not None:
+                registered = tuple(
+                    RegisteredVersion(
+                        model_name=str(getattr(v, "name", "")), version=str(v.version), created_seconds=float(getattr(v, "created_seconds", 0) or 0),
+                        gate=(v.tags or {}).get("gate", ""), candidate=(v.tags or {}).get("candidate", ""),
+                    )
+                    for v in listing()
+                )  # fmt: skip
+                with self._lock:
+                    self.registered = registered
             if self.registry_up is False and self.registry_error is not None:
                 log.info("the model registry answers again")
             with self._lock:
@@ -478,6 +490,7 @@ class DetectorService:
                 model=self.role,
                 champion=self.champion,
                 registry_up=self.registry_up,
+                registered=self.registered,
             )
 
     def recent_anomalies(self, limit: int = 100) -> list[dict[str, Any]]:

@@ -110,6 +110,7 @@ class ChampionVersion:
     run_id: str | None
     source: str
     tags: dict[str, str] = field(default_factory=dict)
+    created_seconds: float | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -199,6 +200,19 @@ class Registry:
                 return None
             raise TrackingStoreError(f"MLflow store {self.tracking_uri}: reading the {CHAMPION_ALIAS} of {self.model_name}: {_one_line(exc)}") from None
         return ChampionVersion(name=self.model_name, version=str(mv.version), run_id=mv.run_id, source=mv.source, tags=dict(mv.tags or {}))
+
+    def versions(self) -> list[ChampionVersion]:
+        """Every registered version of the model, oldest first, with its tags (the gate's verdict among them)."""
+        try:
+            found = self.client.search_model_versions(f"name='{self.model_name}'")
+        except MlflowException as exc:
+            raise TrackingStoreError(f"MLflow store {self.tracking_uri}: listing the versions of {self.model_name}: {_one_line(exc)}") from None
+        out = [
+            ChampionVersion(name=self.model_name, version=str(mv.version), run_id=mv.run_id, source=mv.source, tags=dict(mv.tags or {}),
+                            created_seconds=(mv.creation_timestamp or 0) / 1000.0)
+            for mv in found
+        ]  # fmt: skip
+        return sorted(out, key=lambda v: int(v.version) if v.version.isdigit() else 0)
 
     def load_version(self, version: str) -> FleetModel:
         """A registered version's weights as a :class:`model.FleetModel` (its JSON artifact, read by ``FleetModel.load``).

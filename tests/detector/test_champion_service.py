@@ -47,6 +47,10 @@ class FakeRegistry:
         self._check()
         return None if self.champion is None else Version("aiops-fleet", self.champion, {"data_window": f"window of v{self.champion}"})
 
+    def versions(self):
+        self._check()
+        return [Version("aiops-fleet", v, {"gate": "promote" if v == "1" else "refuse", "candidate": f"c{v}"}) for v in sorted(self.models)]
+
     def load_version(self, version: str) -> FleetModel:
         self._check()
         self.loads.append(version)
@@ -93,6 +97,8 @@ def test_registry_mode_serves_the_champion_never_refits_and_swaps_when_the_alias
     text = generate_latest(_registry(service)).decode()
     assert 'aiops_detector_champion_info{data_window="window of v2",model="champion",model_name="aiops-fleet",version="2"} 1.0' in text
     assert 'aiops_detector_registry_up{model="champion"} 1.0' in text
+    assert 'aiops_detector_champion_version{model="champion"} 2.0' in text
+    assert 'aiops_registry_model_version_created_timestamp_seconds{candidate="c2",gate="refuse",model_name="aiops-fleet",version="2"}' in text
     assert 'aiops_detector_expected_value{model="champion",service="checkout",signal="latency"}' in text
 
 

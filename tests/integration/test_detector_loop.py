@@ -241,6 +241,9 @@ def test_the_champion_detector_serves_the_registered_version_and_swaps_when_the_
         lambda: (r := api.query('aiops_detector_expected_value{service="checkout",signal="latency"}')) and len(r) == 2 and r,
     )
     assert {x["metric"]["model"] for x in both} == {"online", "champion"}
+    # the registry's versions, read from the real MLflow store by the champion detector
+    registered = api.poll("both registered versions in Prometheus", lambda: len(r := api.query("aiops_registry_model_version_created_timestamp_seconds")) == 2 and r)
+    assert sorted(x["metric"]["version"] for x in registered) == ["1", "2"] and all(float(x["value"][1]) > 1e9 for x in registered)
 
     champion.registry.set_champion("2")
     assert api.poll("the champion detector serving version 2 after the alias moved", lambda: serving() == "2" and "2", timeout_seconds=30) == "2"
