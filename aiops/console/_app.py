@@ -26,7 +26,6 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from collector import APIError, CollectorClient, CollectorUnreachable
-from dashboards import EXPLORER_UID, FLEET_UID, HEALTH_UID, SCOREBOARD_UID
 from detector import DetectorClient, DetectorUnreachable
 from model import SignalSet
 from sources import PrometheusError, PrometheusReader
@@ -47,6 +46,8 @@ def grafana_links(grafana_url: str | None) -> dict[str, str] | None:
     """The kit's dashboards at ``grafana_url`` by their fixed uids, or None without a URL."""
     if not grafana_url:
         return None
+    from dashboards import EXPLORER_UID, FLEET_UID, HEALTH_UID, SCOREBOARD_UID  # lazy: the package loads Grafana's SDK (seconds); needed only with a Grafana URL
+
     base = grafana_url.rstrip("/")
     uids = {"fleet": FLEET_UID, "explorer": EXPLORER_UID, "scoreboard": SCOREBOARD_UID, "health": HEALTH_UID}
     return {name: f"{base}/d/{uid}" for name, uid in uids.items()}
