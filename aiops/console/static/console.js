@@ -4,7 +4,7 @@
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
-const CHART_W = 140, CHART_H = 42;
+const CHART_W = 120, CHART_H = 40;
 let config = null;
 let catalog = null;
 let lastState = null;
@@ -220,7 +220,10 @@ function drawIncidents(incidents) {
 
 function drawFlags(anomalies) {
   if (!anomalies.length) return [el("li", { class: "empty", text: "No flags yet." })];
-  return anomalies.map((a) => el("li", { class: "flag", "data-service": a.service, "data-signal": a.signal, "data-time": a.timestamp_seconds },
+  // one line per flagged series: its newest flag (the list comes newest first)
+  const seen = new Set();
+  const newest = anomalies.filter((a) => !seen.has(`${a.service}/${a.signal}`) && seen.add(`${a.service}/${a.signal}`));
+  return newest.map((a) => el("li", { class: "flag", "data-service": a.service, "data-signal": a.signal, "data-time": a.timestamp_seconds },
     el("span", { class: "when", text: `▲ ${clock(a.timestamp_seconds)} ` }),
     el("span", { class: "flag-text", text: a.explanation || `${a.service} ${a.signal}` })));
 }
@@ -243,15 +246,16 @@ function drawDetected(detected) {
 function drawScoreboard(board) {
   if (!board) return [el("p", { class: "empty", text: "The detector is down: no scoreboard." })];
   if (board.status !== "ok") return [el("p", { class: "empty", text: `Not scoring yet: ${board.reason || board.status}.` })];
-  const head = el("tr", {}, ...["Model", "Incidents", "Detected", "Missed", "Waiting", "False alarms", "Median TTD"].map((t) => el("th", { scope: "col", text: t })));
-  const body = board.rows.map((r) => el("tr", { "data-model": r.model },
-    el("th", { scope: "row", text: r.model }),
-    ...[r.incidents, r.detected, r.missed, r.waiting, r.false_alarms].map((v) => el("td", { text: String(v ?? "—") })),
-    el("td", { text: r.median_time_to_detect_seconds === null ? "—" : duration(r.median_time_to_detect_seconds) })));
+  // one row per model (several when a champion scores beside the baseline)
+  const rows = board.rows.map((r) => el("li", { class: "model", "data-model": r.model },
+    el("strong", { text: `${r.model}: ` }),
+    `${r.detected ?? "—"} of ${r.incidents ?? "—"} detected` + (r.waiting ? ` (${r.waiting} waiting)` : "") +
+    ` · ${r.missed ?? "—"} missed · ${r.false_alarms ?? "—"} false alarm${r.false_alarms === 1 ? "" : "s"}` +
+    ` · median time to detect ${r.median_time_to_detect_seconds === null || r.median_time_to_detect_seconds === undefined ? "—" : duration(r.median_time_to_detect_seconds)}`));
   const outcomes = (board.by_incident || []).slice(-6).reverse().map((i) => el("li", { "data-incident-id": i.id },
     `#${i.id} ${i.kind} on ${i.service}: `,
     el("strong", { text: i.outcome === "detected" ? `✔ detected after ${duration(i.time_to_detect_seconds)}` : i.outcome === "missed" ? "✖ missed" : "◷ waiting" })));
-  return [el("table", {}, el("thead", {}, head), el("tbody", {}, ...body)), el("ul", { class: "rows" }, ...outcomes)];
+  return [el("ul", { class: "rows models" }, ...rows), el("ul", { class: "rows" }, ...outcomes)];
 }
 
 function serviceHealth(service, state) {
