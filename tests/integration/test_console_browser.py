@@ -31,7 +31,7 @@ from plumbing import binaries as prom
 from plumbing import monitoring as mon
 from plumbing.procs import Child, free_port, wait_until
 
-from tests.integration.conftest import FAST_RATE_WINDOW_SECONDS, RunningCollector, start_collector
+from tests.integration.conftest import FAST_RATE_WINDOW_SECONDS, RunningCollector, detector_scoring, start_collector
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("detector-stacks")]  # one worker for the detector stacks
 
@@ -92,14 +92,7 @@ def console_stack(prometheus_bin: str, fast_signals: Path, tmp_path_factory: pyt
                                      prometheus_url=prometheus.url, signals_path=fast_signals, refresh_every_seconds=1.0)  # fmt: skip
         children.append(stack.start(console_spec, log_dir=root))
 
-        def scoring() -> bool:
-            try:
-                h = httpx.get(f"{detector_url}/healthz", timeout=2).json()
-            except httpx.HTTPError:
-                return False
-            return h["status"] == "ok" and h["runs"]["success"] >= 3
-
-        wait_until(scoring, child=detector, timeout_seconds=READY_TIMEOUT_SECONDS)
+        wait_until(lambda: detector_scoring(detector_url), child=detector, timeout_seconds=READY_TIMEOUT_SECONDS)
         shots = root / "screenshots"
         shots.mkdir()
         yield ConsoleStack(collector, prometheus, detector_url, console_spec.url, shots)
