@@ -12,11 +12,17 @@ Every call the page makes goes through here, so the page needs one origin and no
 - ``POST /api/incidents``, ``DELETE /api/incidents/{id}``, ``DELETE /api/incidents``:
   passed to the collector as they are; its refusals come back with their status and an
   ``error`` sentence naming the field and what is allowed.
+
+The state and the charts are computed once for every page that polls within a short time
+(half the refresh period; :data:`CHARTS_EVERY_SECONDS`), so a room of browsers costs the
+collector, the detector and Prometheus what one does; a write clears the state, so the next
+poll shows what it did.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from importlib import resources
 from typing import Any, Callable, Mapping, Sequence
@@ -41,6 +47,9 @@ RECENT_FLAGS = 30
 #: Points per chart at most (the query step is the chart window over this).
 CHART_POINTS = 180
 
+#: The charts are queried from Prometheus at most this often, however many pages poll (the page asks every 5 s or more).
+CHARTS_EVERY_SECONDS = 4.0
+
 
 def grafana_links(grafana_url: str | None) -> dict[str, str] | None:
     """The kit's dashboards at ``grafana_url`` by their fixed uids, or None without a URL."""
@@ -64,6 +73,27 @@ def scoreboard_rows(board: Mapping[str, Any]) -> list[dict[str, Any]]:
         row.update({k: entry.get(k) for k in keys})
         rows.append(row)
     return rows
+
+
+class _Cached:
+    """One value recomputed at most every ``ttl_seconds`` of ``clock``, shared by every page that asks (a room polls at once)."""
+
+    def __init__(self, compute: Callable[[], Any], ttl_seconds: float, clock: Callable[[], float]) -> None:
+        self._compute, self._ttl, self._clock = compute, ttl_seconds, clock
+        self._lock = threading.Lock()
+        self._value: Any = None
+        self._at: float | None = None
+
+    def get(self) -> Any:
+        with self._lock:
+            now = self._clock()
+            if self._at is None or now - self._at >= self._ttl:
+                self._value, self._at = self._compute(), now
+            return self._value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._at = None
 
 
 def _error_body(exc: APIError) -> dict[str, Any]:
@@ -142,14 +172,15 @@ def create_app(
             out.update(status="down", error=str(exc), anomalies=out.get("anomalies", []), detected=out.get("detected", []), scoreboard=None)
         return out
 
+    state_cache = _Cached(lambda: {"time_seconds": clock(), "collector": collector_part(), "detector": detector_part()}, refresh_every_seconds / 2, clock)
+
     @app.get("/api/state", summary="The collector's and the detector's state, each with its own status")
     def state() -> dict[str, Any]:
-        return {"time_seconds": clock(), "collector": collector_part(), "detector": detector_part()}
+        return state_cache.get()
 
-    @app.get("/api/charts", summary="Each service's signals over the chart window, with the detector's band and flags")
-    def charts() -> JSONResponse:
+    def chart_data() -> dict[str, Any]:
         if prometheus is None:
-            return JSONResponse({"status": "off", "error": "no Prometheus configured (--prometheus-url): no charts", "series": {}})
+            return {"status": "off", "error": "no Prometheus configured (--prometheus-url): no charts", "series": {}}
         end = clock()
         start = end - chart_window_seconds
         step = max(1.0, round(chart_window_seconds / CHART_POINTS))
@@ -173,10 +204,17 @@ def create_app(
                     if "service" in labels and labels.get("signal") in charted:
                         put(labels["service"], labels["signal"], what, r["values"])
         except PrometheusError as exc:
-            return JSONResponse({"status": "down", "error": str(exc), "series": {}})
-        return JSONResponse({"status": "ok", "error": None, "start_seconds": start, "end_seconds": end, "step_seconds": step, "series": series})
+            return {"status": "down", "error": str(exc), "series": {}}
+        return {"status": "ok", "error": None, "start_seconds": start, "end_seconds": end, "step_seconds": step, "series": series}
+
+    charts_cache = _Cached(chart_data, CHARTS_EVERY_SECONDS, clock)
+
+    @app.get("/api/charts", summary="Each service's signals over the chart window, with the detector's band and flags")
+    def charts() -> dict[str, Any]:
+        return charts_cache.get()
 
     def relay(call: Callable[[], Any], ok_status: int = 200) -> JSONResponse:
+        state_cache.clear()  # the next poll shows what the write did
         try:
             return JSONResponse(call(), status_code=ok_status)
         except APIError as exc:

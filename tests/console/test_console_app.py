@@ -242,3 +242,30 @@ def test_settings_read_the_shared_addresses_and_refuse_bad_values() -> None:
         ConsoleSettings.from_env({}, refresh_every_seconds=0)
     with pytest.raises(SettingsError, match="AIOPS_GRAFANA_URL='grafana:3000'"):
         ConsoleSettings.from_env({"AIOPS_GRAFANA_URL": "grafana:3000"})
+
+
+# ------------------------------------------------------------------------ a room polling
+
+
+def test_a_room_polling_at_once_costs_the_services_one_poll_and_a_write_shows_at_once() -> None:
+    sent: list[httpx.Request] = []
+    now = [NOW]
+    app = create_app(
+        collector=CollectorClient("http://collector", transport=collector_transport(sent)),
+        detector=DetectorClient("http://detector", transport=detector_transport()),
+        prometheus=None, signals=load_signals(), refresh_every_seconds=2.0, clock=lambda: now[0],
+    )  # fmt: skip
+    client = TestClient(app)
+
+    def incident_reads() -> int:
+        return sum(1 for r in sent if (r.method, r.url.path) == ("GET", "/api/incidents"))
+
+    for _ in range(20):  # twenty pages within half the refresh period
+        client.get("/api/state")
+    assert incident_reads() == 1
+    now[0] += 1.0  # half the refresh period later
+    client.get("/api/state")
+    assert incident_reads() == 2
+    client.delete("/api/incidents/1")
+    client.get("/api/state")
+    assert incident_reads() == 3  # the write cleared it: the page sees the stop on its next poll

@@ -269,7 +269,15 @@ function serviceHealth(service, state) {
   return ["ok", "✔ normal"];
 }
 
+let refreshing = false; // a slow answer is not asked for again before it comes
+
 async function refresh() {
+  if (refreshing) return;
+  refreshing = true;
+  try { await drawState(); } finally { refreshing = false; }
+}
+
+async function drawState() {
   const reply = await api("GET", "/api/state");
   if (!reply.ok) {
     redraw("problems", [errorText(reply)], (list) => list.map((text) => el("p", { class: "problem", text: `The console does not answer: ${text}` })));
@@ -351,7 +359,15 @@ function chart(data, start, end) {
   return svg;
 }
 
+let charting = false;
+
 async function refreshCharts() {
+  if (charting) return;
+  charting = true;
+  try { await drawCharts(); } finally { charting = false; }
+}
+
+async function drawCharts() {
   const reply = await api("GET", "/api/charts");
   const problem = document.getElementById("charts-error");
   if (!reply.ok || reply.body.status !== "ok") {
