@@ -135,9 +135,6 @@ def create_app(
             "chart_window_seconds": chart_window_seconds,
             "signals": [{"name": s.name, "label": s.label, "unit": s.unit, "direction": s.direction} for s in signals.signals],
             "grafana": grafana_links(grafana_url),
-            "collector_url": collector.url,
-            "detector_url": detector.url,
-            "prometheus_url": prometheus.base_url if prometheus is not None else None,
         }
 
     @app.get("/api/catalog", summary="The collector's incident catalog")
