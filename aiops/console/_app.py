@@ -177,7 +177,7 @@ def create_app(
 
     def chart_data() -> dict[str, Any]:
         if prometheus is None:
-            return {"status": "off", "error": "no Prometheus configured (--prometheus-url): no charts", "series": {}}
+            return {"status": "off", "error": "no Prometheus configured (--prometheus-url)", "series": {}}
         end = clock()
         start = end - chart_window_seconds
         step = max(1.0, round(chart_window_seconds / CHART_POINTS))

@@ -203,3 +203,27 @@ def test_a_trainee_triggers_watches_and_stops_an_incident_in_the_browser(console
     d.find_element(By.ID, "panic").click()
     wait_for(d, "the panic button's answer", lambda d: "Stopped 0 incident(s); the chaos schedule is paused." in d.find_element(By.ID, "messages").text)
     print(f"browser test: {time.monotonic() - t0:.1f} s in the browser; screenshots in {s.shots}")
+
+
+def test_a_detector_that_is_down_shows_as_down_not_as_an_empty_page(console_stack: ConsoleStack, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+
+    from aiops.console import create_app
+    from detector import DetectorClient
+    from model import load_signals
+    from plumbing.serving import AppServer
+
+    nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    app = create_app(collector=CollectorClient(console_stack.collector.url), detector=DetectorClient(nowhere), prometheus=None,
+                     signals=load_signals(), refresh_every_seconds=1.0)  # fmt: skip
+    with AppServer(app, name="console") as server:
+        browser.get(server.url + "/")
+        pill = wait_for(browser, "the detector down", lambda d: (p := d.find_element(By.ID, "detector-status")) and "down" in p.text and p)
+        assert pill.text == "✖ Detector: down"
+        problem = browser.find_element(By.CSS_SELECTOR, "#problems .problem").text
+        assert problem.startswith(f"Detector down: the detector at {nowhere} did not answer /healthz")
+        assert browser.find_element(By.ID, "scoreboard").text == "The detector is down: no scoreboard."
+        charts = wait_for(browser, "why there are no charts", lambda d: (p := d.find_element(By.ID, "charts-error")).is_displayed() and p)
+        assert charts.text == "No charts: no Prometheus configured (--prometheus-url)"
+        assert browser.find_elements(By.CSS_SELECTOR, "#forms form.kind"), "the forms are there: incidents can still be triggered"
+        browser.save_screenshot(str(console_stack.shots / "5-detector-down.png"))
