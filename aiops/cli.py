@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aiops.commands.respond",
     "aiops.commands.train",
     "aiops.commands.dashboards",
+    "aiops.commands.console",
 )
 
 

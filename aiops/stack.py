@@ -4,7 +4,7 @@ The demo (:mod:`aiops.demo`) and the integration tests build every child process
 here, so what the tests start is what the demo starts:
 
 - the Python services as ``python -m aiops ...`` commands: :func:`collector`,
-  :func:`detector`, :func:`responder` return a :class:`ProcessSpec` (command, URL, the URL
+  :func:`detector`, :func:`responder`, :func:`console` return a :class:`ProcessSpec` (command, URL, the URL
   that answers once it is ready); :func:`start` spawns one with its log in a folder and
   waits until it is ready;
 - Prometheus and Alertmanager (the real binaries) with the project's configs rendered for
@@ -29,6 +29,7 @@ __all__ = [
     "ProcessSpec",
     "aiops_argv",
     "collector",
+    "console",
     "detector",
     "responder",
     "start",
@@ -119,6 +120,27 @@ def responder(*, port: int, collector_url: str, log_path: Path, remediate: bool)
                       "--remediate" if remediate else "--no-remediate")  # fmt: skip
     url = url_for("127.0.0.1", port)
     return ProcessSpec("responder", argv, url, f"{url}/healthz")
+
+
+def console(
+    *,
+    host: str = "127.0.0.1",
+    port: int,
+    collector_url: str,
+    detector_url: str | None = None,
+    prometheus_url: str | None = None,
+    signals_path: Path | None = None,
+    refresh_every_seconds: float | None = None,
+) -> ProcessSpec:
+    """``aiops console``: the trainee console over the collector, the detector and Prometheus (the charts)."""
+    argv = aiops_argv("console", "--host", host, "--port", str(port), "--collector-url", collector_url)
+    for option, value in (("--detector-url", detector_url), ("--prometheus-url", prometheus_url), ("--signals", signals_path)):
+        if value is not None:
+            argv += (option, str(value))
+    if refresh_every_seconds is not None:
+        argv += ("--refresh-every", f"{refresh_every_seconds:g}s")
+    url = url_for(local_host(host), port)
+    return ProcessSpec("console", argv, url, f"{url}/api/config")
 
 
 def wait_ready(child: Child, spec: ProcessSpec) -> None:

@@ -114,3 +114,17 @@ def test_the_detector_reads_prometheus_and_wants_the_history_there_is(tmp_path: 
     assert argv[argv.index("--prometheus-url") + 1] == "http://127.0.0.1:9090"
     assert argv[argv.index("--min-history") + 1] == f"{need:.0f}s"
     assert "--incident-records" not in argv  # no history prepared yet
+
+
+def test_the_demo_starts_the_console_on_the_collectors_interface(tmp_path: Path) -> None:
+    from aiops.demo import Demo
+
+    demo = Demo(DemoSettings(cache_dir=tmp_path, host="0.0.0.0", console_port=9103))
+    spec = demo.console_spec()
+    argv = spec.argv
+    assert argv[argv.index("--host") + 1] == "0.0.0.0" and argv[argv.index("--port") + 1] == "9103"
+    assert argv[argv.index("--collector-url") + 1] == "http://127.0.0.1:8000"
+    assert "--detector-url" not in argv and "--prometheus-url" not in argv  # no Prometheus: the page says the detector is down
+    assert spec.url == "http://127.0.0.1:9103" and spec in demo.long_running_specs()
+    free = Demo(DemoSettings(cache_dir=tmp_path)).console_spec()
+    assert free.port > 0  # 0 picks a free port

@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 #: The floors, bottom first. ``monitoring`` and ``scenarios`` are data packages (configs and
-#: incident timelines, no code); ``aiops`` is the command, the demo and (later) the console.
+#: incident timelines, no code); ``aiops`` is the command, the demo and the console.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("plumbing", "monitoring", "scenarios"),
     ("simulator",),
@@ -209,7 +209,7 @@ def _loaded_after(argv: list[str]) -> set[str]:
 @pytest.mark.parametrize(
     "argv",
     [["--help"], ["collector", "--help"], ["demo", "--help"], ["detect", "--help"], ["evaluate", "fleet", "--help"],
-     ["evaluate", "nab", "--help"], ["bench", "detector", "--help"], ["responder", "--help"], ["incident", "trigger", "--help"], ["train", "--help"], ["dashboards", "--help"], ["dashboards", "push", "--help"]],
+     ["evaluate", "nab", "--help"], ["bench", "detector", "--help"], ["responder", "--help"], ["incident", "trigger", "--help"], ["train", "--help"], ["dashboards", "--help"], ["dashboards", "push", "--help"], ["console", "--help"]],
 )  # fmt: skip
 def test_help_imports_no_heavy_library(argv: list[str]) -> None:
     assert _loaded_after(argv) == set()

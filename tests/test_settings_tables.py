@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from aiops.cli import main
+from aiops.console import ConsoleSettings
 from aiops.demo import DemoSettings
 from collector import COLLECTOR_URL_ENV, CollectorSettings
 from detector import DetectorSettings
@@ -30,6 +31,7 @@ TABLES = [
     ("demo-settings", DemoSettings),
     ("train-settings", TrainSettings),
     ("grafana-settings", GrafanaSettings),
+    ("console-settings", ConsoleSettings),
 ]
 
 
@@ -49,7 +51,7 @@ def test_the_readme_table_is_the_classes_own(name: str, cls: type) -> None:
 @pytest.mark.parametrize(("name", "cls"), TABLES, ids=[n for n, _ in TABLES])
 def test_every_variable_is_the_services_own_or_a_shared_one(name: str, cls: type) -> None:
     prefix = cls.ENV_PREFIX  # type: ignore[attr-defined]
-    shared = {"AIOPS_COLLECTOR_URL", "AIOPS_PROMETHEUS_URL", "AIOPS_CACHE_DIR"} | set(env_vars(CollectorSettings).values())
+    shared = {"AIOPS_COLLECTOR_URL", "AIOPS_PROMETHEUS_URL", "AIOPS_CACHE_DIR", "AIOPS_GRAFANA_URL"} | set(env_vars(CollectorSettings).values())
     for field, var in env_vars(cls).items():
         assert var == prefix + field.upper() or var in shared, f"{cls.__name__}.{field}: {var}"
 
@@ -65,7 +67,7 @@ def test_the_demo_reads_the_collectors_own_variables_and_defaults() -> None:
 
 
 def test_every_client_of_the_collector_reads_one_variable_with_one_default() -> None:
-    for cls in (DetectorSettings, ResponderSettings):
+    for cls in (DetectorSettings, ResponderSettings, ConsoleSettings):
         assert env_var(cls, "collector_url") == COLLECTOR_URL_ENV
         assert {f.name: f.default for f in dataclasses.fields(cls)}["collector_url"] == CollectorSettings().url
         assert cls.from_env({"AIOPS_COLLECTOR_PORT": "9100"}).collector_url == "http://127.0.0.1:9100"

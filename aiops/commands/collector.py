@@ -22,7 +22,7 @@ from plumbing.errors import UsageError
 __all__ = ["register"]
 
 #: The README's generated settings tables: ``<!-- NAME:start -->`` ... ``<!-- NAME:end -->``, in this order.
-SETTINGS_BLOCKS = ("collector-settings", "detector-settings", "responder-settings", "demo-settings", "train-settings", "grafana-settings")
+SETTINGS_BLOCKS = ("collector-settings", "detector-settings", "responder-settings", "demo-settings", "train-settings", "grafana-settings", "console-settings")
 
 
 # -- argument types ----------------------------------------------------------------
@@ -326,6 +326,7 @@ def _cmd_docs_incidents(args: argparse.Namespace) -> int:
 
 def _settings_classes() -> dict[str, type]:
     """The settings class of each of the README's generated tables (:data:`SETTINGS_BLOCKS`)."""
+    from aiops.console import ConsoleSettings
     from aiops.demo import DemoSettings
     from collector import CollectorSettings
     from detector import DetectorSettings
@@ -333,7 +334,7 @@ def _settings_classes() -> dict[str, type]:
     from plumbing.grafana import GrafanaSettings
     from training import TrainSettings
 
-    classes = (CollectorSettings, DetectorSettings, ResponderSettings, DemoSettings, TrainSettings, GrafanaSettings)
+    classes = (CollectorSettings, DetectorSettings, ResponderSettings, DemoSettings, TrainSettings, GrafanaSettings, ConsoleSettings)
     return dict(zip(SETTINGS_BLOCKS, classes))
 
 

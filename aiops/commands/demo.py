@@ -23,6 +23,7 @@ def _cmd_demo(args: Any) -> int:
             port=args.port,
             seed=args.seed,
             prometheus_port=args.prometheus_port,
+            console_port=args.console_port,
             history_days=args.history_days,
             scenario_path=args.scenario,
             signals_path=args.signals,
@@ -54,6 +55,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--port", type=int, metavar="N", help="collector port (default 8000)")
     p.add_argument("--seed", type=int, metavar="N", help="fleet seed (default 0)")
     p.add_argument("--prometheus-port", type=int, metavar="N", help="Prometheus port on 127.0.0.1 (default: a free one)")
+    p.add_argument("--console-port", type=int, metavar="N", help="port of the trainee console, on --host (default: a free one)")
     p.add_argument("--history-days", type=float, metavar="DAYS", help="days of backfilled history (default 8; 0 for none)")
     p.add_argument("--scenario", type=Path, metavar="FILE", help="scenario file (default: the kit's scenarios/demo.yaml)")
     p.add_argument("--no-scenario", action="store_true", help="do not run the scenario")

@@ -6,8 +6,8 @@ once per seed and cached, see :mod:`aiops._history`) copied into a fresh data di
 if ``alertmanager`` is on PATH too, Alertmanager (clustering off) sending to the
 responder (``aiops responder``, remediation off unless ``--remediate``); Prometheus on a
 loopback port scraping the collector and the detector; the detector (``aiops detect``)
-reading Prometheus, with the history's incident records for its self-cleaning fit. Then
-the scripted scenario (``scenarios/demo.yaml``), once the detector scores (it settles
+reading Prometheus, with the history's incident records for its self-cleaning fit; the
+trainee console (``aiops console``) on the collector's interface. Then the scripted scenario (``scenarios/demo.yaml``), once the detector scores (it settles
 for about two minutes after Prometheus starts, while the rate windows fill).
 
 Every scrape interval it prints one line per service from the collector's ``/metrics``,
@@ -116,6 +116,7 @@ class Demo:
         self.history: History | None = None
         self.detector_url: str | None = None  # set once the detector is part of the run
         self.responder_url: str | None = None
+        self.console_port: int | None = None  # chosen when the console is started
         self.services: list[Child] = []  # the long-running children (watched; a death ends the demo)
         self.scoreboard: Scoreboard | None = None
         self.scoreboard_path = self.run_dir / "scoreboard.json"
@@ -159,7 +160,18 @@ class Demo:
             specs.append(self.responder_spec(int(self.responder_url.rsplit(":", 1)[1])))
         if self.detector_url is not None and self.prometheus is not None:
             specs.append(self.detector_spec(int(self.detector_url.rsplit(":", 1)[1]), self.prometheus.url))
+        specs.append(self.console_spec())
         return specs
+
+    def console_spec(self) -> stack.ProcessSpec:
+        """``aiops console`` on the collector's interface: the page trainees open (the detector and charts when they run)."""
+        s = self.settings
+        if self.console_port is None:
+            self.console_port = s.console_port or free_port()
+        return stack.console(
+            host=s.host, port=self.console_port, collector_url=self.collector_url, detector_url=self.detector_url,
+            prometheus_url=self.prometheus.url if self.prometheus is not None else None, signals_path=s.signals_path,
+        )  # fmt: skip
 
     def start_child(self, spec: stack.ProcessSpec, *, wait: bool = True) -> Child:
         """Start ``spec`` with its log in the run directory and (unless told not to) wait until it is ready."""
@@ -328,7 +340,7 @@ class Demo:
         started = [(spec, self.start_child(spec, wait=False)) for spec in specs]  # Python starts in parallel
         for spec, child in started:
             stack.wait_ready(child, spec)
-            self.say(f"  {spec.name:<11} {spec.ready_url.removesuffix('/healthz')} ready after {time.monotonic() - t0:.1f} s{self._note(spec.name)}")
+            self.say(f"  {spec.name:<11} {spec.url} ready after {time.monotonic() - t0:.1f} s{self._note(spec.name)}")
         if self.detector_url is not None:
             self.scoreboard = Scoreboard(load_catalog())
         if s.run_scenario and self.detector_url is None:
@@ -356,9 +368,13 @@ class Demo:
         env = "" if self.collector_url == "http://127.0.0.1:8000" else f"AIOPS_COLLECTOR_URL={self.collector_url} "
         aiops = _aiops_command()
         self.say(f"  incidents   {env}{aiops} incident trigger cpu_hog --service checkout --duration 3m   (list, stop --all)")
+        if self.console_port is not None:
+            self.say(f"  console     {url_for(local_host(s.host), self.console_port)}/   (the trainee console: trigger, watch, stop)")
         if not is_loopback(s.host):
             for address in _room_addresses():
                 self.say(f"  the room    AIOPS_COLLECTOR_URL={url_for(address, s.port)} aiops incident trigger ...  (no authentication!)")
+                if self.console_port is not None:
+                    self.say(f"  the room    open {url_for(address, self.console_port)}/ in a browser  (no authentication!)")
         if self.prometheus is not None:
             link = graph_link(
                 self.prometheus.url,

@@ -47,6 +47,8 @@ class DemoSettings(EnvSettings):
     seed: int = shared("AIOPS_COLLECTOR_SEED", 0)
     #: Loopback port of Prometheus (`--prometheus-port`); 0 picks a free one.
     prometheus_port: int = 0
+    #: Port of the trainee console (`--console-port`), on the collector's interface (`--host`); 0 picks a free one.
+    console_port: int = 0
     #: Days of history backfilled into Prometheus (`--history-days`; 8: one weekly cycle and a day); 0 for none (the detector then only warms up).
     history_days: float = 8.0
     #: Time between backfilled samples.
@@ -70,7 +72,7 @@ class DemoSettings(EnvSettings):
     signals_path: Path | None = None
 
     def __post_init__(self) -> None:
-        if not 1 <= self.port <= 65535 or not 0 <= self.prometheus_port <= 65535:
-            raise ValueError("ports must be in 1..65535 (0 for --prometheus-port picks a free one)")
+        if not 1 <= self.port <= 65535 or not 0 <= self.prometheus_port <= 65535 or not 0 <= self.console_port <= 65535:
+            raise ValueError("ports must be in 1..65535 (0 for --prometheus-port or --console-port picks a free one)")
         if self.history_days < 0 or self.history_step_seconds <= 0 or self.view_every_seconds < 0:
             raise ValueError("history_days and view_every_seconds must be >= 0, history_step_seconds > 0")

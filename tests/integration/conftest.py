@@ -83,6 +83,15 @@ def start_collector(
     return RunningCollector(url=spec.url, port=port, target=f"127.0.0.1:{port}", child=child)
 
 
+def detector_scoring(detector_url: str, *, cycles: int = 3) -> bool:
+    """Whether the detector at ``detector_url`` reports ``ok`` after at least ``cycles`` successful cycles (False while it does not answer)."""
+    try:
+        h = httpx.get(f"{detector_url}/healthz", timeout=2).json()
+    except httpx.HTTPError:
+        return False
+    return h["status"] == "ok" and h["runs"]["success"] >= cycles
+
+
 class PromAPI:
     """The few calls of Prometheus' HTTP API the tests need, plus polling with a deadline."""
 

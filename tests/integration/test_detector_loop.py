@@ -25,7 +25,7 @@ from aiops import stack
 from plumbing.procs import Child, free_port, wait_until
 from model import load_signals
 
-from tests.integration.conftest import FAST_RATE_WINDOW_SECONDS, PromAPI, RunningCollector, start_collector
+from tests.integration.conftest import FAST_RATE_WINDOW_SECONDS, PromAPI, RunningCollector, detector_scoring, start_collector
 
 pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("detector-stacks")]  # one worker per group: the two detector stacks do not compete for the cores
 
@@ -115,14 +115,7 @@ def loop(prometheus_bin: str, alertmanager_bin: str, fast_signals: Path, tmp_pat
         detector = stack.start(detector_spec, log_dir=root, wait=False)
         children.append(detector)
 
-        def warmed_up() -> bool:
-            try:
-                h = httpx.get(f"{detector_url}/healthz", timeout=2).json()
-            except httpx.HTTPError:
-                return False
-            return h["status"] == "ok" and h["runs"]["success"] >= 3
-
-        wait_until(warmed_up, child=detector, timeout_seconds=READY_TIMEOUT_SECONDS)
+        wait_until(lambda: detector_scoring(detector_url), child=detector, timeout_seconds=READY_TIMEOUT_SECONDS)
         yield Loop(root, collector, prometheus, alertmanager, detector, detector_url, responder, responder_url,
                    PromAPI(prometheus.url), prometheus_config, prom_port, data, champion_port, fast_signals)
     finally:
