@@ -196,7 +196,8 @@ def create_app(
                         put(r["metric"]["service"], s.name, "actual", r["values"])
             for metric, what in (("aiops_detector_lower_bound", "lower"), ("aiops_detector_upper_bound", "upper"),
                                  ("aiops_detector_expected_value", "expected"), ("aiops_detector_anomaly", "flag")):  # fmt: skip
-                for r in prometheus.query_range(metric, start=start, end=end, step_seconds=step):
+                # the online loop's band (a champion-serving detector scores the same series under model="champion")
+                for r in prometheus.query_range(f'{metric}{{model="online"}}', start=start, end=end, step_seconds=step):
                     labels = r["metric"]
                     if "service" in labels and labels.get("signal") in charted:
                         put(labels["service"], labels["signal"], what, r["values"])

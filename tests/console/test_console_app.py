@@ -81,7 +81,9 @@ def prometheus_transport(queries: list[str]) -> httpx.MockTransport:
         queries.append(q)
         start = float(request.url.params["start"])
         if q.startswith("aiops_detector_"):
-            value = {"aiops_detector_lower_bound": "0.3", "aiops_detector_upper_bound": "0.5", "aiops_detector_expected_value": "0.4", "aiops_detector_anomaly": "1"}[q]
+            name, _, selector = q.partition("{")
+            assert selector == 'model="online"}', q  # the online loop's band, not the champion's
+            value = {"aiops_detector_lower_bound": "0.3", "aiops_detector_upper_bound": "0.5", "aiops_detector_expected_value": "0.4", "aiops_detector_anomaly": "1"}[name]
             result = [{"metric": {"service": "checkout", "signal": "cpu"}, "values": [[start, value]]},
                       {"metric": {"service": "checkout", "signal": "not-charted"}, "values": [[start, "1"]]}]  # fmt: skip
         else:
