@@ -35,6 +35,7 @@ __all__ = [
     "start",
     "start_alertmanager",
     "start_prometheus",
+    "train_argv",
     "wait_ready",
 ]
 
@@ -141,6 +142,19 @@ def console(
         argv += ("--refresh-every", f"{refresh_every_seconds:g}s")
     url = url_for(local_host(host), port)
     return ProcessSpec("console", argv, url, f"{url}/api/config")
+
+
+def train_argv(
+    *, prometheus_url: str, tracking_uri: str, history_days: float, eval_days: float, signals_path: Path | None = None
+) -> tuple[str, ...]:
+    """``aiops train`` on Prometheus' history and labels, into ``tracking_uri``: the one-shot trainer of the stack."""
+    argv = aiops_argv(
+        "train", "--prometheus-url", prometheus_url, "--tracking-uri", tracking_uri,
+        "--history-days", f"{history_days:g}", "--eval-days", f"{eval_days:g}",
+    )  # fmt: skip
+    if signals_path is not None:
+        argv += ("--signals", str(signals_path))
+    return argv
 
 
 def wait_ready(child: Child, spec: ProcessSpec) -> None:

@@ -30,6 +30,9 @@ def _cmd_demo(args: Any) -> int:
             history_step_seconds=args.history_step,
             run_scenario=False if args.no_scenario else None,
             remediate=True if args.remediate else None,
+            mlops=True if args.mlops else None,
+            alerting_model=args.alerting_model,
+            tracking_uri=args.tracking_uri,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -62,4 +65,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--signals", type=Path, metavar="FILE", help="the detector's signals file (default: the kit's model/signals.yaml)")
     p.add_argument("--history-step", type=duration_arg, metavar="DURATION", help="time between backfilled samples (default 60s; at most half the signals' rate window)")
     p.add_argument("--remediate", action="store_true", help="let the responder take the runbook's automatic actions (off by default)")
+    p.add_argument(
+        "--mlops",
+        action="store_true",
+        help="AIOps and MLOps side by side: train a champion on the demo's history (aiops train, gated, registered in MLflow) and serve it beside the online loop",
+    )
+    p.add_argument("--alerting-model", choices=("online", "champion"), help="whose detections page through Alertmanager (default online)")
+    p.add_argument("--tracking-uri", metavar="URI", help="--mlops: the MLflow store (default: a sqlite store under the cache folder)")
     p.set_defaults(func=_cmd_demo)

@@ -7,7 +7,11 @@ if ``alertmanager`` is on PATH too, Alertmanager (clustering off) sending to the
 responder (``aiops responder``, remediation off unless ``--remediate``); Prometheus on a
 loopback port scraping the collector and the detector; the detector (``aiops detect``)
 reading Prometheus, with the history's incident records for its self-cleaning fit; the
-trainee console (``aiops console``) on the collector's interface. Then the scripted scenario (``scenarios/demo.yaml``), once the detector scores (it settles
+trainee console (``aiops console``) on the collector's interface. With ``--mlops``, the
+MLOps half beside it: ``aiops train`` on the demo's history in Prometheus (its labels from
+the ground-truth series), gated and registered in the demo's MLflow store, then a second
+detector serving the registered ``champion`` (``aiops detect --model-source registry``),
+scraped by the same Prometheus; only one model pages (``--alerting-model``). Then the scripted scenario (``scenarios/demo.yaml``), once the detector scores (it settles
 for about two minutes after Prometheus starts, while the rate windows fill).
 
 Every scrape interval it prints one line per service from the collector's ``/metrics``,
@@ -44,7 +48,7 @@ from plumbing import binaries as prom
 from plumbing import monitoring as mon
 from plumbing.durations import format_duration
 from plumbing.errors import UsageError
-from plumbing.procs import Child, ChildFailed, free_port, stop_all
+from plumbing.procs import Child, ChildFailed, free_port, spawn, stop_all
 from plumbing.serving import is_loopback, local_host, port_free, url_for
 from simulator import ScenarioError, load_catalog, load_scenario
 
@@ -117,6 +121,8 @@ class Demo:
         self.detector_url: str | None = None  # set once the detector is part of the run
         self.responder_url: str | None = None
         self.console_port: int | None = None  # chosen when the console is started
+        self.champion_url: str | None = None  # --mlops: the champion-serving detector
+        self.champion_scoreboard: Scoreboard | None = None
         self.services: list[Child] = []  # the long-running children (watched; a death ends the demo)
         self.scoreboard: Scoreboard | None = None
         self.scoreboard_path = self.run_dir / "scoreboard.json"
@@ -152,6 +158,38 @@ class Demo:
             incident_records=records,
             signals_path=self.settings.signals_path,
         )
+
+    def champion_spec(self, port: int, prometheus_url: str) -> stack.ProcessSpec:
+        """``--mlops``: ``aiops detect --model-source registry``, serving the demo store's champion (never refitting)."""
+        return stack.detector(
+            port=port, prometheus_url=prometheus_url, collector_url=self.collector_url, signals_path=self.settings.signals_path,
+            model_source="registry", tracking_uri=self.settings.resolved_tracking_uri(),
+        )  # fmt: skip
+
+    def train_champion(self) -> int:
+        """``--mlops``: ``aiops train`` on Prometheus' history, its stage lines shown as they come; returns its exit code."""
+        assert self.prometheus is not None
+        s = self.settings
+        history_days, eval_days = s.training_days()
+        argv = stack.train_argv(
+            prometheus_url=self.prometheus.url, tracking_uri=s.resolved_tracking_uri(), history_days=history_days,
+            eval_days=eval_days, signals_path=s.signals_path,
+        )  # fmt: skip
+        self.say(f"  train       aiops train on {history_days:g} days of the history + {eval_days:g} evaluation days, into {s.resolved_tracking_uri()}")
+        log = self.run_dir / "train.log"
+        child = spawn("train", argv, log_path=log)
+        self.children.append(child)
+        shown = 0
+        while True:
+            done = not child.alive()
+            lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
+            for line in lines[shown:]:
+                if line.strip():
+                    self.say(f"  train       {line}")
+            shown = len(lines)
+            if done:
+                return int(child.popen.returncode or 0)
+            time.sleep(0.5)
 
     def long_running_specs(self) -> list[stack.ProcessSpec]:
         """Python parts started after Prometheus: the responder (with Alertmanager) and the detector (with Prometheus)."""
@@ -226,13 +264,14 @@ class Demo:
         s = self.settings
         targets = {mon.COLLECTOR_JOB: [self.instance]}
         if self.detector_url is not None:
-            targets[mon.DETECTOR_JOB] = [self.detector_url.removeprefix("http://")]
+            targets[mon.DETECTOR_JOB] = [url.removeprefix("http://") for url in (self.detector_url, self.champion_url) if url]
         self.prometheus = stack.start_prometheus(
             self.run_dir,
             targets=targets,
             port=s.prometheus_port or None,
             alertmanager=self.alertmanager,
             retention=f"{math.ceil(s.history_days) + 7}d",
+            alerting_model=s.alerting_model,
         )
         self.children.append(self.prometheus.child)
         self.services.append(self.prometheus.child)
@@ -296,6 +335,12 @@ class Demo:
         self.scoreboard_path.write_text(json.dumps(score.as_dict(), indent=2) + "\n")
         self.scoreboard_path.with_suffix(".md").write_text(score.markdown())
         self.say(f"scoreboard: {score.line()}; saved to {self.scoreboard_path} (and .md)")
+        if self.champion_scoreboard is not None:
+            champion = self.champion_scoreboard.score(self.clock())
+            path = self.scoreboard_path.with_name("scoreboard-champion.json")
+            path.write_text(json.dumps(champion.as_dict(), indent=2) + "\n")
+            path.with_suffix(".md").write_text(champion.markdown())
+            self.say(f"scoreboard of the champion: {champion.line()}; saved to {path} (and .md)")
         return score
 
     def _start(self) -> None:
@@ -314,6 +359,8 @@ class Demo:
         has_alertmanager = bool(prom.find_binary("prometheus-alertmanager") or prom.find_binary("alertmanager"))
         if not missing:
             self.detector_url = f"http://127.0.0.1:{free_port()}"
+            if s.mlops:
+                self.champion_url = f"http://127.0.0.1:{free_port()}"
             if has_alertmanager:
                 self.responder_url = f"http://127.0.0.1:{free_port()}"
             self.prepare_history()
@@ -343,6 +390,15 @@ class Demo:
             self.say(f"  {spec.name:<11} {spec.url} ready after {time.monotonic() - t0:.1f} s{self._note(spec.name)}")
         if self.detector_url is not None:
             self.scoreboard = Scoreboard(load_catalog())
+        if self.champion_url is not None and self.prometheus is not None:
+            started_training = time.monotonic()
+            code = self.train_champion()
+            verdict = "done" if code == 0 else f"exited with code {code} (log: {self.run_dir / 'train.log'}); the champion detector fits online until a champion exists"
+            self.say(f"  train       {verdict} after {time.monotonic() - started_training:.0f} s")
+            spec = self.champion_spec(int(self.champion_url.rsplit(":", 1)[1]), self.prometheus.url)
+            self.start_child(spec)
+            self.champion_scoreboard = Scoreboard(load_catalog())
+            self.say(f"  {spec.name:<11} {spec.url} ready after {time.monotonic() - t0:.1f} s{self._note(spec.name)}")
         if s.run_scenario and self.detector_url is None:
             self.run_scenario()
         elif s.run_scenario:
@@ -354,6 +410,9 @@ class Demo:
     def _note(self, name: str) -> str:
         if name == "responder":
             return ", remediation on" if self.settings.remediate else ", remediation off (--remediate turns it on)"
+        if name == "champion":
+            pages = "it pages" if self.settings.alerting_model == "champion" else "the online loop pages"
+            return f", serving models:/aiops-fleet@champion (never refits; {pages})"
         if name == "detector":
             need = self.detector_min_history_seconds()
             return f", reading Prometheus; flags after {need / 86400:.2g} days of history" + (
@@ -388,6 +447,9 @@ class Demo:
             self.say(f"              alerts: {self.prometheus.url}/alerts")
         if self.detector_url is not None:
             self.say(f"  detector    {self.detector_url}/api/anomalies   {self.detector_url}/api/incidents/detected   {self.detector_url}/metrics")
+        if self.champion_url is not None:
+            self.say(f"  champion    {self.champion_url}/api/anomalies   {self.champion_url}/healthz   (the registered champion beside the online loop)")
+            self.say(f"  mlflow      {self.settings.resolved_tracking_uri()}   (browse: mlflow ui --backend-store-uri {self.settings.resolved_tracking_uri()}, with the full mlflow package)")
         if self.responder_url is not None:
             self.say(f"  responder   {self.responder_url}/api/alerts   (alerts received, actions taken)")
         if self.detector_url is not None:

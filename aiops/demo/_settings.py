@@ -70,9 +70,36 @@ class DemoSettings(EnvSettings):
     remediate: bool = False
     #: The detector's signals file (`--signals`; what is modelled, its PromQL and its rate window); empty: the kit's `model/signals.yaml`.
     signals_path: Path | None = None
+    #: AIOps and MLOps side by side (`--mlops`): train a champion on the demo's history with `aiops train` (gated, registered in MLflow), then serve it beside the online loop.
+    mlops: bool = False
+    #: Whose detections page through Alertmanager (`--alerting-model`): `online` or `champion`; the other model's show on the scoreboard and the metrics only.
+    alerting_model: str = "online"
+    #: `--mlops`: the MLflow store the demo trains into and serves from; empty: `CACHE_DIR/mlflow/mlflow.db` (kept across runs, so the gate meets the last champion).
+    tracking_uri: str = setting("", shown_default="unset (`CACHE_DIR/mlflow/mlflow.db`)")
+
+    def resolved_tracking_uri(self) -> str:
+        """:attr:`tracking_uri`, or the demo's sqlite store under the cache folder."""
+        return self.tracking_uri.strip() or f"sqlite:///{(self.cache_dir / 'mlflow' / 'mlflow.db').resolve()}"
+
+    def training_days(self) -> tuple[float, float]:
+        """``--mlops``: (training days, evaluation days) within the backfilled history, a quarter day spare at its start.
+
+        With 8 days or more, 7 train (the weekly terms need a week) and the rest evaluates (at most 2).
+        """
+        if self.history_days >= 8:  # seven training days, so the weekly terms are fitted; the rest evaluates
+            evaluation = min(2.0, self.history_days - 7.25)
+        else:
+            evaluation = min(2.0, self.history_days / 4)
+        return self.history_days - evaluation - 0.25, evaluation
 
     def __post_init__(self) -> None:
         if not 1 <= self.port <= 65535 or not 0 <= self.prometheus_port <= 65535 or not 0 <= self.console_port <= 65535:
             raise ValueError("ports must be in 1..65535 (0 for --prometheus-port or --console-port picks a free one)")
+        if self.alerting_model not in ("online", "champion"):
+            raise ValueError(f"alerting_model must be one of online, champion, not {self.alerting_model!r}")
+        if self.alerting_model == "champion" and not self.mlops:
+            raise ValueError("alerting_model champion needs --mlops (without it no champion runs)")
+        if self.mlops and self.history_days < 2:
+            raise ValueError(f"--mlops trains on the demo's history and needs at least 2 days of it (history_days), not {self.history_days:g}")
         if self.history_days < 0 or self.history_step_seconds <= 0 or self.view_every_seconds < 0:
             raise ValueError("history_days and view_every_seconds must be >= 0, history_step_seconds > 0")

@@ -39,6 +39,7 @@ def watch(demo: "Demo") -> None:
     scenario_due = demo.settings.run_scenario and demo.detector_url is not None
     detector_started = time.monotonic()
     watcher = DetectorWatch(demo) if demo.detector_url is not None else None
+    champion: DetectorWatch | None = None  # --mlops: the champion-serving detector, one more scoreboard row
     with CollectorClient(demo.collector_url, timeout_seconds=min(5.0, every)) as collector:
         try:
             services = [svc["name"] if isinstance(svc, dict) else svc for svc in collector.catalog()["services"]]
@@ -49,6 +50,10 @@ def watch(demo: "Demo") -> None:
                 if not child.alive():
                     raise ChildFailed(f"{child.name} exited with code {child.popen.returncode} (log: {child.log_path})", child.log_tail())
             status = watcher.poll() if watcher is not None else None
+            if champion is None and demo.champion_url is not None and demo.champion_scoreboard is not None:
+                champion = DetectorWatch(demo, url=demo.champion_url, board=demo.champion_scoreboard, role="champion")
+            if champion is not None:
+                champion.poll()
             if scenario_due and (status == "ok" or time.monotonic() - detector_started > SCENARIO_WAIT_SECONDS):
                 if status != "ok":
                     demo.say(f"  (the detector is still {status or 'not answering'} after {SCENARIO_WAIT_SECONDS:.0f} s; the scenario starts anyway)")
@@ -69,18 +74,28 @@ def watch(demo: "Demo") -> None:
                 lines = render(service_rows(cur, prev, services), time_seconds=now, incidents=incidents, idle_hint=hint)
                 if watcher is not None:
                     lines += watcher.update_score(incidents, now)
+                if champion is not None:
+                    lines += champion.update_score(incidents, now)
                 demo.say("\n".join(lines))
             time.sleep(every)
 
 
 class DetectorWatch:
-    """The demo's view of the detector: new flags and detected incidents as they come, and the scoreboard."""
+    """The demo's view of one detector: new flags and detected incidents as they come, and its scoreboard row.
 
-    def __init__(self, demo: Demo) -> None:
-        assert demo.detector_url is not None and demo.scoreboard is not None
+    ``role`` ``online`` (the default: the demo's detector) or ``champion`` (``--mlops``: the
+    registered champion; its lines are marked, and alerts are shown by the online watch only).
+    """
+
+    def __init__(self, demo: Demo, *, url: str | None = None, board: Any = None, role: str = "online") -> None:
+        url = url or demo.detector_url
+        board = board or demo.scoreboard
+        assert url is not None and board is not None
         self.demo = demo
-        self.board = demo.scoreboard
-        self.detector = DetectorClient(demo.detector_url)
+        self.board = board
+        self.role = role
+        self.mark = "" if role == "online" else f"[{role}] "
+        self.detector = DetectorClient(url)
         self.health: dict[str, Any] = {}
         self.reported: set[str] = set()  # ground-truth incidents whose outcome was printed
         self.causes: dict[int, tuple[str, str]] = {}  # detected incident -> the probable cause last printed
@@ -100,25 +115,26 @@ class DetectorWatch:
             self.health = {}
             return None
         for a in self.board.add_anomalies(anomalies):
-            say(f"{self._clock(a['timestamp_seconds'])}  FLAG      {a['service']} {a['signal']}: {a.get('explanation', '')}")
+            say(f"{self._clock(a['timestamp_seconds'])}  FLAG      {self.mark}{a['service']} {a['signal']}: {a.get('explanation', '')}")
         opened, closed = self.board.add_detected(detected)
         for d in opened:
             c = d.get("probable_cause") or {}
             say(
-                f"{self._clock(d['opened_seconds'])}  DETECTED  incident D{d['id']} on {', '.join(d.get('services') or [])}: "
+                f"{self._clock(d['opened_seconds'])}  DETECTED  {self.mark}incident D{d['id']} on {', '.join(d.get('services') or [])}: "
                 f"probable cause {c.get('service')} {c.get('signal')}"
             )
         for d in detected:  # the cause moves as members join (a deeper service, an earlier signal)
             c = d.get("probable_cause") or {}
             cause = (str(c.get("service")), str(c.get("signal")))
             if d["id"] in self.causes and self.causes[d["id"]] != cause and d.get("closed_seconds") is None:
-                say(f"{self._clock(d['last_seen_seconds'])}  CAUSE     incident D{d['id']} on {', '.join(d.get('services') or [])}: "
+                say(f"{self._clock(d['last_seen_seconds'])}  CAUSE     {self.mark}incident D{d['id']} on {', '.join(d.get('services') or [])}: "
                     f"probable cause now {cause[0]} {cause[1]}")  # fmt: skip
             self.causes[d["id"]] = cause
         for d in closed:
             c = d.get("probable_cause") or {}
-            say(f"{self._clock(d['closed_seconds'])}  CLOSED    incident D{d['id']} (probable cause {c.get('service')} {c.get('signal')}), quiet for 3 min")
-        self._alerts()
+            say(f"{self._clock(d['closed_seconds'])}  CLOSED    {self.mark}incident D{d['id']} (probable cause {c.get('service')} {c.get('signal')}), quiet for 3 min")
+        if self.role == "online":
+            self._alerts()
         return self.health.get("status")
 
     def _alerts(self) -> None:
@@ -152,20 +168,26 @@ class DetectorWatch:
                 continue
             if inc.id in score.time_to_detect:
                 by = ", ".join(f"D{g}" for g in score.matched_by.get(inc.id, ()))
-                out.append(f"{'':10}SCORE     incident {inc.id} ({inc.kind} on {inc.service}) detected after {score.time_to_detect[inc.id]:.0f} s ({by})")
+                out.append(f"{'':10}SCORE     {self.mark}incident {inc.id} ({inc.kind} on {inc.service}) detected after {score.time_to_detect[inc.id]:.0f} s ({by})")
                 self.reported.add(inc.id)
             elif inc.id in score.missed:
-                out.append(f"{'':10}SCORE     incident {inc.id} ({inc.kind} on {inc.service}) missed")
+                out.append(f"{'':10}SCORE     {self.mark}incident {inc.id} ({inc.kind} on {inc.service}) missed")
                 self.reported.add(inc.id)
         h = self.health
         status = h.get("status", "not answering")
         if not h.get("runs", {}).get("success") and status in ("warming_up", "degraded"):
-            state = "starting (first fit on the history)"
+            state = "starting" if self.role == "champion" else "starting (first fit on the history)"
         elif status == "warming_up":
             state = f"warming up ({h.get('history_seconds', 0) / 3600:.0f} h of history, {h.get('history_needed_seconds', 0) / 3600:.0f} h needed)"
         elif status == "settling":
             state = "settling (its rate windows fill after the start)"
+        elif status == "online_fallback":
+            state = f"fitting online: no champion from the registry ({h.get('registry_error')})"
         else:
             state = str(status)
-        out.append(f"{'':10}detector {state}; score: {score.line()}")
+        if self.role == "champion":
+            served = (h.get("champion") or {}).get("version")
+            out.append(f"{'':10}champion {state}" + (f", version {served}" if served else "") + f"; score: {score.line()}")
+        else:
+            out.append(f"{'':10}detector {state}; score: {score.line()}")
         return out
