@@ -62,6 +62,7 @@ class DetectorSnapshot:
     last_fit_seconds: float | None = None
     last_fit_duration_seconds: float | None = None
     scoreboard: ScoreboardOutput | None = None  # None: the detector does not know the collector
+    rebaselines_total: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (service, signal) -> changes accepted
 
 
 class DetectorCollector(Collector):
@@ -122,6 +123,14 @@ class DetectorCollector(Collector):
         if snap.last_fit_seconds is not None:
             fitted.add_metric([], snap.last_fit_seconds)
         yield fitted
+        rebaselines = CounterMetricFamily(
+            "aiops_detector_rebaselines",
+            "Lasting changes the online loop accepted as the new normal (its re-baseline rule), per series.",
+            labels=labels,
+        )
+        for (service, signal), n in sorted(snap.rebaselines_total.items()):
+            rebaselines.add_metric([service, signal], float(n))
+        yield rebaselines
         if snap.scoreboard is not None:
             yield from _scoreboard_families(snap.scoreboard)
 

@@ -49,6 +49,7 @@ from simulator import Catalog, load_catalog
 from sources import CollectorRecords, HistorySource, IncidentRecord, PrometheusReader, PrometheusSource, read_incident_log
 
 from ._exposition import DetectorSnapshot, ScoreboardOutput, SeriesOutput
+from ._rebaseline import Rebaseliner, make_rebaseliner
 from ._settings import DetectorSettings
 
 __all__ = ["DetectorService", "build_service", "in_shard"]
@@ -114,6 +115,8 @@ class DetectorService:
         self.score: Score | None = None
         self.scoring_since_seconds: float | None = None
         self.annotations = annotations
+        # the re-baseline rule: the online loop's only (None: off; set it to None for a frozen model)
+        self.rebaseliner: Rebaseliner | None = make_rebaseliner(settings, self.signals)
 
     # ------------------------------------------------------------------ helpers
     def _shard(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -185,9 +188,15 @@ class DetectorService:
             self._ensure_dependencies()
             flagged = self._flag_frame(frame.index, frame.columns, self.settings.fit_step_seconds)
             edges = list(self._dependencies or [])
+            rebaseliner = self.rebaseliner
+            with self._lock:  # accepted changes are fitted without their step, then their offsets put back
+                fit_frame = rebaseliner.adjust(frame) if rebaseliner is not None else frame
             model = FleetModel(self.signals, dependencies=edges).fit(
-                frame, incidents=self._incident_records(), flagged=flagged, fit_time=now
+                fit_frame, incidents=self._incident_records(), flagged=flagged, fit_time=now
             )
+            if rebaseliner is not None:
+                with self._lock:
+                    model = rebaseliner.refresh(model, frame)
             with self._lock:
                 self.model = model
                 self.last_fit_seconds = now
@@ -239,6 +248,8 @@ class DetectorService:
             t = as_epoch_seconds(pd.DatetimeIndex(rows["timestamp"]))
             new = rows[(rows["anomalous"].to_numpy()) & (t > self._seen_until)]
             anomalies = self._explain(model, frame, new) if len(new) else []
+            if self.rebaseliner is not None:
+                self._rebaseline(model, rows[t > self._seen_until], frame, now)
             onsets: set[tuple[str, str]] = set()
             for a, d in sorted(anomalies, key=lambda x: x[0].timestamp_seconds):
                 key = (a.service, a.signal)
@@ -268,6 +279,36 @@ class DetectorService:
             log.warning("inference failed: %s", exc)
             with self._lock:
                 self._record("failure", started, f"infer: {exc}")
+
+    def _rebaseline(self, model: FleetModel, new_rows: pd.DataFrame, frame: pd.DataFrame, now: float) -> None:
+        """The re-baseline rule on this cycle's new rows: accept the changes flagged longer than the horizon (see :mod:`detector._rebaseline`)."""
+        rebaseliner = self.rebaseliner
+        if rebaseliner is None:
+            return
+        with self._lock:
+            due = rebaseliner.observe(new_rows)
+        if not due:
+            return
+        since = min(c.since_seconds for c in due)
+        step = self.settings.fit_step_seconds
+        try:  # the data since the change began; this cycle's window when Prometheus does not answer
+            history = self._shard(self.source.fetch(since - step, now, step))
+        except Exception as exc:
+            log.warning("re-baseline: no history since the change began (%s); using the last %.0f s", exc, self.settings.lookback_seconds)
+            history = frame
+        with self._lock:
+            events = rebaseliner.accept(due, model.with_level_offsets({}), history)
+            if events:
+                self.model = model.with_level_offsets(rebaseliner.offsets)
+                accepted = {(e["service"], e["signal"]): e["since_seconds"] for e in events}
+                self._flag_log = deque(
+                    (f for f in self._flag_log if not ((f[1], f[2]) in accepted and f[0] >= accepted[(f[1], f[2])])),
+                    maxlen=self._flag_log.maxlen,
+                )
+            for e in events:
+                self.anomalies.append(e)
+        for e in events:
+            log.info("re-baseline %s %s: %s", e["service"], e["signal"], e["explanation"])
 
     def _annotate(self, opened: Sequence[DetectedIncident], closed: Sequence[DetectedIncident]) -> None:
         """Post an annotation for each detected incident that opened or closed (queued; never waits on Grafana)."""
@@ -350,6 +391,7 @@ class DetectorService:
             ts = float(as_epoch_seconds(pd.DatetimeIndex([r.timestamp]))[0])
             parts = terms[terms["point"] == i]
             d = {
+                "kind": "anomaly",
                 "timestamp_seconds": ts,
                 "timestamp": pd.Timestamp(r.timestamp).isoformat(),
                 "service": r.service,
@@ -397,6 +439,7 @@ class DetectorService:
                 last_fit_seconds=self.last_fit_seconds,
                 last_fit_duration_seconds=self.last_fit_duration_seconds,
                 scoreboard=board,
+                rebaselines_total=dict(self.rebaseliner.counts) if self.rebaseliner is not None else {},
             )
 
     def recent_anomalies(self, limit: int = 100) -> list[dict[str, Any]]:

@@ -55,6 +55,8 @@ class DetectorSettings(EnvSettings):
     shard_index: int = 0
     #: Number of shards (replicas).
     shard_count: int = 1
+    #: Re-baseline rule of the online loop (`--rebaseline-after`): a series flagged this long without a 3-minute gap is accepted as the new normal (README, "The re-baseline rule"); 0: never.
+    rebaseline_after_seconds: float = 900.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -64,5 +66,7 @@ class DetectorSettings(EnvSettings):
         for name in ("fit_every_seconds", "fit_window_seconds", "fit_step_seconds", "lookback_seconds", "timeout_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
+        if self.rebaseline_after_seconds < 0:
+            raise ValueError(f"rebaseline_after_seconds must be >= 0 (0: never re-baseline), not {self.rebaseline_after_seconds}")
         if self.infer_every_seconds < 0 or self.min_history_seconds < 0:
             raise ValueError("infer_every_seconds and min_history_seconds must be >= 0")
