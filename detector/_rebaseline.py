@@ -10,6 +10,9 @@
   change began, from the model without offsets), one ``/api/anomalies`` entry each
   (``"kind": "rebaseline"``, with a sentence that has the numbers) and a count per series
   (``aiops_detector_rebaselines_total{service, signal}``);
+- every inference cycle too, :meth:`Rebaseliner.withdraw_returned` withdraws an accepted change
+  that went away (the series back near its old baseline: an incident that was accepted and then
+  ended, a release rolled back), so a withdrawn offset never leaves the detector deaf;
 - before every refit, :meth:`Rebaseliner.adjust` takes each accepted offset off the points
   since its change began, so the fit learns the series' shape without the step (and its noise
   scale and threshold stay those of normal points); after it, :meth:`Rebaseliner.refresh`
@@ -133,6 +136,47 @@ class Rebaseliner:
             "onset": False,
             "explanation": rebaseline_sentence(change, subject=f"{change.service} {spec.label}", unit=spec.unit, after_seconds=self.after_seconds),
         }
+
+    def withdraw_returned(self, rows: pd.DataFrame) -> list[dict[str, Any]]:
+        """Withdraw the accepted changes whose series is back near its old baseline; returns one entry each (``"kind": "rebaseline_withdrawn"``).
+
+        ``rows`` are a cycle's scored rows (``timestamp, service, signal, value, expected``)
+        from the model with the offsets. A change is gone when, over the rows after it was
+        accepted, the median residual against the old baseline (residual + offset) is less than
+        half the offset.
+        """
+        if not self.accepted or rows.empty:
+            return []
+        t = as_epoch_seconds(pd.DatetimeIndex(rows["timestamp"]))
+        events = []
+        for key, change in list(self.accepted.items()):
+            mine = rows[(rows["service"].to_numpy() == key[0]) & (rows["signal"].to_numpy() == key[1]) & (t > change.accepted_seconds)]
+            if len(mine) < 2 or change.offset == 0:
+                continue
+            old = level_offset(mine["value"].to_numpy(), mine["expected"].to_numpy()) + change.offset
+            if np.isfinite(old) and abs(old) < 0.5 * abs(change.offset):
+                del self.accepted[key]
+                self.runs.forget(key)
+                spec = self.signals.spec(key[1])
+                at = float(as_epoch_seconds(pd.DatetimeIndex(mine["timestamp"]))[-1])
+                events.append(
+                    {
+                        "kind": "rebaseline_withdrawn",
+                        "timestamp_seconds": at,
+                        "timestamp": pd.Timestamp(at, unit="s", tz="UTC").isoformat(),
+                        "service": key[0],
+                        "signal": key[1],
+                        "since_seconds": change.since_seconds,
+                        "offset": change.offset,
+                        "onset": False,
+                        "explanation": (
+                            f"{key[0]} {spec.label}: back near its old baseline (median residual "
+                            f"{format_value(old, spec.unit, signed=True)} against it); the re-baseline of "
+                            f"{format_value(change.offset, spec.unit, signed=True)} is withdrawn"
+                        ),
+                    }
+                )
+        return events
 
     def adjust(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with each accepted offset taken off its series since its change began (what the next fit sees)."""

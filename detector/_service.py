@@ -249,7 +249,7 @@ class DetectorService:
             new = rows[(rows["anomalous"].to_numpy()) & (t > self._seen_until)]
             anomalies = self._explain(model, frame, new) if len(new) else []
             if self.rebaseliner is not None:
-                self._rebaseline(model, rows[t > self._seen_until], frame, now)
+                self._rebaseline(model, rows, t > self._seen_until, frame, now)
             onsets: set[tuple[str, str]] = set()
             for a, d in sorted(anomalies, key=lambda x: x[0].timestamp_seconds):
                 key = (a.service, a.signal)
@@ -280,13 +280,19 @@ class DetectorService:
             with self._lock:
                 self._record("failure", started, f"infer: {exc}")
 
-    def _rebaseline(self, model: FleetModel, new_rows: pd.DataFrame, frame: pd.DataFrame, now: float) -> None:
-        """The re-baseline rule on this cycle's new rows: accept the changes flagged longer than the horizon (see :mod:`detector._rebaseline`)."""
+    def _rebaseline(self, model: FleetModel, rows: pd.DataFrame, new: np.ndarray, frame: pd.DataFrame, now: float) -> None:
+        """The re-baseline rule on this cycle's rows (``new``: not seen before): withdraw the changes that went away, accept those flagged longer than the horizon."""
         rebaseliner = self.rebaseliner
         if rebaseliner is None:
             return
         with self._lock:
-            due = rebaseliner.observe(new_rows)
+            ended = rebaseliner.withdraw_returned(rows)
+            if ended:
+                self.model = model = model.with_level_offsets(rebaseliner.offsets)
+                self.anomalies.extend(ended)
+            due = rebaseliner.observe(rows[new])
+        for e in ended:
+            log.info("re-baseline withdrawn %s %s: %s", e["service"], e["signal"], e["explanation"])
         if not due:
             return
         since = min(c.since_seconds for c in due)

@@ -170,16 +170,18 @@ def render_sentence(
     baseline = summary_row.get("baseline")
     if baseline is not None and math.isfinite(float(baseline)):
         parts.append(f"baseline {format_value(float(baseline), unit)}")
-    order = term_rows.assign(_abs=term_rows["contribution"].abs()).sort_values("_abs", ascending=False, kind="stable")
-    for row in order.head(max_terms).itertuples(index=False):
-        name = labels.get(row.term, row.term)
-        if row.is_context:
-            name = f"{name} {format_value(row.value, units.get(row.term, ''))}"
-        parts.append(f"{name} {format_value(row.contribution, unit, signed=True)}")
-    rest = order.iloc[max_terms:]
+    contribution = term_rows["contribution"].to_numpy(dtype=np.float64)
+    term, is_context, value = (term_rows[c].to_numpy() for c in ("term", "is_context", "value"))
+    order = np.argsort(-np.abs(contribution), kind="stable")  # largest first, ties in their order
+    for i in order[:max_terms]:
+        name = labels.get(term[i], term[i])
+        if is_context[i]:
+            name = f"{name} {format_value(float(value[i]), units.get(term[i], ''))}"
+        parts.append(f"{name} {format_value(float(contribution[i]), unit, signed=True)}")
+    rest = order[max_terms:]
     if len(rest):
         noun = "other term" if len(rest) == 1 else "other terms"
-        parts.append(f"{len(rest)} {noun} {format_value(float(rest['contribution'].sum()), unit, signed=True)}")
+        parts.append(f"{len(rest)} {noun} {format_value(float(contribution[rest].sum()), unit, signed=True)}")
     terms = f" = {' + '.join(parts)}" if parts else ""
     return (
         f"{subject} {format_value(summary_row['actual'], unit)} vs {format_value(summary_row['expected'], unit)} expected"

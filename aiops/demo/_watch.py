@@ -102,7 +102,7 @@ class DetectorWatch:
             return None
         for a in self.board.add_anomalies(anomalies):
             say(f"{self._clock(a['timestamp_seconds'])}  FLAG      {a['service']} {a['signal']}: {a.get('explanation', '')}")
-        for a in sorted((a for a in anomalies if a.get("kind") == "rebaseline"), key=lambda a: a["timestamp_seconds"]):
+        for a in sorted((a for a in anomalies if a.get("kind") in ("rebaseline", "rebaseline_withdrawn")), key=lambda a: a["timestamp_seconds"]):
             key = (a["timestamp_seconds"], a["service"], a["signal"])
             if key not in self.rebaselines_seen:
                 self.rebaselines_seen.add(key)

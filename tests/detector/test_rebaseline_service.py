@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
+import pandas as pd
+
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -67,3 +70,22 @@ def test_the_count_of_accepted_changes_is_a_counter_per_series() -> None:
     empty = CollectorRegistry()
     empty.register(DetectorCollector(lambda: DetectorSnapshot()))
     assert empty.get_sample_value("aiops_detector_rebaselines_total", {"service": "payments", "signal": "latency"}) is None
+
+
+def _rows(values, expected, start: float = 1_767_356_300.0):
+    ts = pd.to_datetime(start + 5.0 * np.arange(len(values)), unit="s", utc=True)
+    return pd.DataFrame({"timestamp": ts, "service": "checkout", "signal": "cpu", "value": values, "expected": expected, "anomalous": False})
+
+
+def test_an_accepted_change_that_goes_away_is_withdrawn_once_and_one_that_stays_is_kept() -> None:
+    rb = Rebaseliner(after_seconds=900.0, max_gap_seconds=180.0, signals=SIGNALS)
+    rb.accepted[("checkout", "cpu")] = Rebaseline(service="checkout", signal="cpu", since_seconds=1_767_355_300.0, accepted_seconds=1_767_356_200.0, offset=0.40)
+    expected_with_offset = np.full(60, 0.70)  # old baseline 0.30 + the accepted 0.40
+    stays = _rows(np.full(60, 0.71), expected_with_offset)
+    assert rb.withdraw_returned(stays) == [] and ("checkout", "cpu") in rb.accepted
+    gone = _rows(np.r_[np.full(20, 0.71), np.full(40, 0.31)], expected_with_offset)
+    events = rb.withdraw_returned(gone)
+    assert [(e["kind"], e["service"], e["signal"], e["offset"]) for e in events] == [("rebaseline_withdrawn", "checkout", "cpu", 0.40)]
+    assert events[0]["explanation"] == "checkout CPU: back near its old baseline (median residual +1.00 % against it); the re-baseline of +40.0 % is withdrawn"
+    assert rb.accepted == {} and rb.offsets == {} and rb.counts == {}  # the count is of acceptances
+    assert rb.withdraw_returned(gone) == []
