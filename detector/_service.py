@@ -16,6 +16,11 @@ Two jobs, never a sleep loop:
   slow collector never delays scoring. Incidents that started before the detector
   first scored are left out (it could not have seen them).
 
+The online loop's **re-baseline rule** (:mod:`detector._rebaseline`, ``rebaseline_after_seconds``):
+a series flagged longer than the horizon is accepted as the new normal (a level offset on the
+model, an ``/api/anomalies`` entry with ``"kind": "rebaseline"``, a log line, a counter);
+``DetectorService.rebaseliner`` is None when it is off (a frozen model never re-baselines).
+
 Each job has ``max_instances=1``, ``coalesce=True`` and a misfire grace time. A cycle
 that fails (Prometheus slow or down) is counted and reported; the next one starts
 afresh. Until ``min_history_seconds`` of history exist, the detector reports itself
@@ -292,7 +297,7 @@ class DetectorService:
                 self.anomalies.extend(ended)
             due = rebaseliner.observe(rows[new])
         for e in ended:
-            log.info("re-baseline withdrawn %s %s: %s", e["service"], e["signal"], e["explanation"])
+            log.info("re-baseline withdrawn: %s", e["explanation"])
         if not due:
             return
         since = min(c.since_seconds for c in due)
@@ -314,7 +319,7 @@ class DetectorService:
             for e in events:
                 self.anomalies.append(e)
         for e in events:
-            log.info("re-baseline %s %s: %s", e["service"], e["signal"], e["explanation"])
+            log.info("re-baseline: %s", e["explanation"])
 
     def _annotate(self, opened: Sequence[DetectedIncident], closed: Sequence[DetectedIncident]) -> None:
         """Post an annotation for each detected incident that opened or closed (queued; never waits on Grafana)."""
