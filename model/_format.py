@@ -37,6 +37,10 @@ A saved model is one JSON object a trainee can open and read::
               "n_fit_points": 2304, "excluded_share": 0.0
             }, ...
 
+A model the online loop re-baselined (see :meth:`FleetModel.with_level_offsets`) also holds
+``"level_offsets": [{"service": "payments", "signal": "latency", "offset": {"value": 0.43,
+"unit": "seconds"}}, ...]``; a file without the key has none.
+
 Floats are written with ``repr`` precision, so every array round-trips exactly; each
 array's dtype is recorded and restored. A non-finite value (an empty series has no
 intercept) is written as ``null`` (NaN) or ``"Infinity"`` / ``"-Infinity"``, so the file is
