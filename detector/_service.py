@@ -292,8 +292,8 @@ class DetectorService:
             return
         with self._lock:
             ended = rebaseliner.withdraw_returned(rows)
-            if ended:
-                self.model = model = model.with_level_offsets(rebaseliner.offsets)
+            if ended:  # on the latest model (a refit may have replaced this cycle's)
+                self.model = (self.model or model).with_level_offsets(rebaseliner.offsets)
                 self.anomalies.extend(ended)
             due = rebaseliner.observe(rows[new])
         for e in ended:
@@ -310,7 +310,7 @@ class DetectorService:
         with self._lock:
             events = rebaseliner.accept(due, model.with_level_offsets({}), history)
             if events:
-                self.model = model.with_level_offsets(rebaseliner.offsets)
+                self.model = (self.model or model).with_level_offsets(rebaseliner.offsets)
                 accepted = {(e["service"], e["signal"]): e["since_seconds"] for e in events}
                 self._flag_log = deque(
                     (f for f in self._flag_log if not ((f[1], f[2]) in accepted and f[0] >= accepted[(f[1], f[2])])),
