@@ -152,3 +152,33 @@ def test_the_online_loop_accepts_a_lasting_release_the_frozen_champion_does_not_
     )
     print(rb["explanation"])
     print(explained.sentences[-1])
+
+
+def test_an_accepted_incident_that_ends_is_withdrawn_and_the_next_one_is_flagged_again() -> None:
+    settings = DetectorSettings(rebaseline_after_seconds=300.0)  # a short horizon, so a 10-minute CPU hog is accepted
+    first = sim.make_incident(CATALOG, id="1", kind="cpu_hog", service="checkout", duration_seconds=600, delay_seconds=60, now=T0)
+    second = sim.make_incident(CATALOG, id="2", kind="cpu_hog", service="checkout", duration_seconds=300, delay_seconds=1260, now=T0)
+    end = second.end_seconds
+    source = DemoHistory([first, second], T0 - HISTORY_DAYS * 86400.0, end + STEP)
+    clock = Clock(T0)
+    service = DetectorService(settings, source=source, dependencies=EDGES, clock=clock, infer_every_seconds=5.0)
+    service.fit_cycle()
+    last_fit = clock.t
+    seen: dict[tuple, dict] = {}
+    while clock.t < end:
+        clock.t += 120.0
+        if clock.t - last_fit >= settings.fit_every_seconds:
+            service.fit_cycle()
+            last_fit = clock.t
+        service.infer_cycle()
+        for a in service.recent_anomalies(500):
+            seen.setdefault((a["kind"], a["timestamp_seconds"], a["service"], a["signal"]), a)
+    cpu = [a for a in sorted(seen.values(), key=lambda a: a["timestamp_seconds"]) if (a["service"], a["signal"]) == ("checkout", "cpu")]
+    accepted = [a for a in cpu if a["kind"] == "rebaseline"]
+    withdrawn = [a for a in cpu if a["kind"] == "rebaseline_withdrawn"]
+    assert len(accepted) == 1 and first.start_seconds + 300.0 <= accepted[0]["timestamp_seconds"] < first.end_seconds
+    assert len(withdrawn) == 1 and first.end_seconds < withdrawn[0]["timestamp_seconds"] <= first.end_seconds + 360.0
+    assert "back near its old baseline" in withdrawn[0]["explanation"]
+    again = [a for a in cpu if a["kind"] == "anomaly" and a["timestamp_seconds"] >= second.start_seconds]
+    assert again and again[0]["timestamp_seconds"] - second.start_seconds <= 180.0  # not deaf: the next hog is flagged
+    assert ("checkout", "cpu") not in service.model.level_offsets_
