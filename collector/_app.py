@@ -157,7 +157,7 @@ class IncidentRequest(BaseModel):
 
     kind: str = Field(description="An incident kind from the catalog.")
     service: str = Field(description="A service from the catalog.")
-    duration_seconds: float | None = Field(None, description="How long it lasts (catalog limits).")
+    duration_seconds: float | None = Field(None, description="How long it lasts (catalog limits; default: the catalog default, the longest allowed for a permanent kind).")
     intensity: float | None = Field(None, description="Strength; default and range per kind in the catalog.")
     delay_seconds: float | None = Field(None, description="Start this many seconds from now.")
     triggered_by: Literal["api", "cli", "scenario"] = Field("api", description="Who asks (recorded in the log).")

@@ -52,9 +52,10 @@ def incidents_markdown(catalog: Catalog | None = None) -> str:
     ]
     for k in c.kinds:
         r = k.intensity
+        remedy = k.remediation or ("(none: permanent)" if k.permanent else "(a human must act)")
         out.append(
             f"| [`{k.name}`](#{k.name}) | {k.main_signal} | {k.cascades} | {_g(r.min)}–{_g(r.max)}, {_g(r.default)} "
-            f"| {k.remediation or '(a human must act)'} |"
+            f"| {remedy} |"
         )
     for k in c.kinds:
         out += ["", f"### {k.name}", "", k.description, "", f"*Effect:* {k.effect}", ""]
@@ -67,8 +68,23 @@ def incidents_markdown(catalog: Catalog | None = None) -> str:
         out.append("")
         out.append(
             f"*Intensity* {_g(k.intensity.min)} to {_g(k.intensity.max)}, default {_g(k.intensity.default)}. "
-            + (f"*Remediation:* `{k.remediation}`." if k.remediation else "*Remediation:* none automatic; a human must act.")
+            + (
+                f"*Remediation:* `{k.remediation}`."
+                if k.remediation
+                else "*Remediation:* none; the change is meant to stay."
+                if k.permanent
+                else "*Remediation:* none automatic; a human must act."
+            )
         )
+        if k.permanent:
+            out += [
+                "",
+                f"*Permanent:* a change meant to stay. Unless told otherwise it lasts the longest duration allowed "
+                f"({_duration(c.duration_seconds.max)}: the rest of any workshop session); it can still be stopped by hand. "
+                "The labelled evaluation suite and chaos mode leave it out (they play incidents that end). The online "
+                "detector accepts it as the new normal after its re-baseline horizon (`--rebaseline-after`, 15 minutes "
+                "by default); a frozen model keeps flagging it.",
+            ]
     out += [
         "",
         "## Limits",

@@ -24,7 +24,7 @@ def create_app(service: DetectorService, registry: CollectorRegistry | None = No
     def metrics() -> Response:
         return Response(generate_latest(reg), media_type=CONTENT_TYPE_LATEST)
 
-    @app.get("/api/anomalies", summary="Recent flagged points with their explanations, newest first")
+    @app.get("/api/anomalies", summary="Recent flagged points with their explanations (kind anomaly) and re-baseline events (kind rebaseline, rebaseline_withdrawn), newest first")
     def anomalies(limit: int = Query(100, ge=1, le=500)) -> dict[str, Any]:
         return {"anomalies": service.recent_anomalies(limit)}
 

@@ -94,6 +94,7 @@ class DetectorSnapshot:
     champion: ChampionOutput | None = None  # the version served (the champion role only)
     registry_up: bool | None = None  # None: no registry (the online role)
     registered: tuple[RegisteredVersion, ...] = ()  # every version in the registry (the champion role)
+    rebaselines_total: Mapping[tuple[str, str], int] = field(default_factory=dict)  # (service, signal) -> changes accepted
 
 
 class DetectorCollector(Collector):
@@ -167,6 +168,14 @@ class DetectorCollector(Collector):
             for v in snap.registered:
                 runs.add_metric([v.model_name, v.version, v.gate, v.candidate], v.created_seconds)
             yield runs
+        rebaselines = CounterMetricFamily(
+            "aiops_detector_rebaselines",
+            "Lasting changes the online loop accepted as the new normal (its re-baseline rule), per series.",
+            labels=labels,
+        )
+        for (service, signal), n in sorted(snap.rebaselines_total.items()):
+            rebaselines.add_metric([service, signal, m], float(n))
+        yield rebaselines
         if snap.scoreboard is not None:
             yield from _scoreboard_families(snap.scoreboard, m)
 

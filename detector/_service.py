@@ -16,6 +16,11 @@ Two jobs, never a sleep loop:
   slow collector never delays scoring. Incidents that started before the detector
   first scored are left out (it could not have seen them).
 
+The online loop's **re-baseline rule** (:mod:`detector._rebaseline`, ``rebaseline_after_seconds``):
+a series flagged longer than the horizon is accepted as the new normal (a level offset on the
+model, an ``/api/anomalies`` entry with ``"kind": "rebaseline"``, a log line, a counter);
+``DetectorService.rebaseliner`` is None when it is off (a frozen model never re-baselines).
+
 Each job has ``max_instances=1``, ``coalesce=True`` and a misfire grace time. A cycle
 that fails (Prometheus slow or down) is counted and reported; the next one starts
 afresh. Until ``min_history_seconds`` of history exist, the detector reports itself
@@ -59,6 +64,7 @@ from simulator import Catalog, load_catalog
 from sources import CollectorRecords, HistorySource, IncidentRecord, PrometheusReader, PrometheusSource, read_incident_log
 
 from ._exposition import ChampionOutput, DetectorSnapshot, RegisteredVersion, ScoreboardOutput, SeriesOutput
+from ._rebaseline import Rebaseliner, make_rebaseliner
 from ._settings import DetectorSettings
 
 __all__ = ["ChampionStore", "DetectorService", "build_service", "in_shard"]
@@ -145,6 +151,8 @@ class DetectorService:
         self.score: Score | None = None
         self.scoring_since_seconds: float | None = None
         self.annotations = annotations
+        # the re-baseline rule: the online loop's only (None: off; set it to None for a frozen model)
+        self.rebaseliner: Rebaseliner | None = make_rebaseliner(settings, self.signals)
 
     # ------------------------------------------------------------------ helpers
     def _shard(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -218,9 +226,15 @@ class DetectorService:
             self._ensure_dependencies()
             flagged = self._flag_frame(frame.index, frame.columns, self.settings.fit_step_seconds)
             edges = list(self._dependencies or [])
+            rebaseliner = self.rebaseliner
+            with self._lock:  # accepted changes are fitted without their step, then their offsets put back
+                fit_frame = rebaseliner.adjust(frame) if rebaseliner is not None else frame
             model = FleetModel(self.signals, dependencies=edges).fit(
-                frame, incidents=self._incident_records(), flagged=flagged, fit_time=now
+                fit_frame, incidents=self._incident_records(), flagged=flagged, fit_time=now
             )
+            if rebaseliner is not None:
+                with self._lock:
+                    model = rebaseliner.refresh(model, frame)
             with self._lock:
                 if self.champion is not None:  # a champion arrived while this fit ran: it wins
                     return
@@ -329,6 +343,8 @@ class DetectorService:
             t = as_epoch_seconds(pd.DatetimeIndex(rows["timestamp"]))
             new = rows[(rows["anomalous"].to_numpy()) & (t > self._seen_until)]
             anomalies = self._explain(model, frame, new) if len(new) else []
+            if self.rebaseliner is not None:
+                self._rebaseline(model, rows, t > self._seen_until, frame, now)
             onsets: set[tuple[str, str]] = set()
             for a, d in sorted(anomalies, key=lambda x: x[0].timestamp_seconds):
                 key = (a.service, a.signal)
@@ -358,6 +374,42 @@ class DetectorService:
             log.warning("inference failed: %s", exc)
             with self._lock:
                 self._record("failure", started, f"infer: {exc}")
+
+    def _rebaseline(self, model: FleetModel, rows: pd.DataFrame, new: np.ndarray, frame: pd.DataFrame, now: float) -> None:
+        """The re-baseline rule on this cycle's rows (``new``: not seen before): withdraw the changes that went away, accept those flagged longer than the horizon."""
+        rebaseliner = self.rebaseliner
+        if rebaseliner is None:
+            return
+        with self._lock:
+            ended = rebaseliner.withdraw_returned(rows)
+            if ended:  # on the latest model (a refit may have replaced this cycle's)
+                self.model = (self.model or model).with_level_offsets(rebaseliner.offsets)
+                self.anomalies.extend(ended)
+            due = rebaseliner.observe(rows[new])
+        for e in ended:
+            log.info("re-baseline withdrawn: %s", e["explanation"])
+        if not due:
+            return
+        since = min(c.since_seconds for c in due)
+        step = self.settings.fit_step_seconds
+        try:  # the data since the change began; this cycle's window when Prometheus does not answer
+            history = self._shard(self.source.fetch(since - step, now, step))
+        except Exception as exc:
+            log.warning("re-baseline: no history since the change began (%s); using the last %.0f s", exc, self.settings.lookback_seconds)
+            history = frame
+        with self._lock:
+            events = rebaseliner.accept(due, model.with_level_offsets({}), history)
+            if events:
+                self.model = (self.model or model).with_level_offsets(rebaseliner.offsets)
+                accepted = {(e["service"], e["signal"]): e["since_seconds"] for e in events}
+                self._flag_log = deque(
+                    (f for f in self._flag_log if not ((f[1], f[2]) in accepted and f[0] >= accepted[(f[1], f[2])])),
+                    maxlen=self._flag_log.maxlen,
+                )
+            for e in events:
+                self.anomalies.append(e)
+        for e in events:
+            log.info("re-baseline: %s", e["explanation"])
 
     def _annotate(self, opened: Sequence[DetectedIncident], closed: Sequence[DetectedIncident]) -> None:
         """Post an annotation for each detected incident that opened or closed (queued; never waits on Grafana)."""
@@ -440,6 +492,7 @@ class DetectorService:
             ts = float(as_epoch_seconds(pd.DatetimeIndex([r.timestamp]))[0])
             parts = terms[terms["point"] == i]
             d = {
+                "kind": "anomaly",
                 "timestamp_seconds": ts,
                 "timestamp": pd.Timestamp(r.timestamp).isoformat(),
                 "service": r.service,
@@ -491,6 +544,7 @@ class DetectorService:
                 champion=self.champion,
                 registry_up=self.registry_up,
                 registered=self.registered,
+                rebaselines_total=dict(self.rebaseliner.counts) if self.rebaseliner is not None else {},
             )
 
     def recent_anomalies(self, limit: int = 100) -> list[dict[str, Any]]:

@@ -68,6 +68,8 @@ class DetectorSettings(EnvSettings):
     def role(self) -> str:
         """The ``model`` label of everything this detector serves: ``online`` or ``champion``."""
         return "champion" if self.model_source == "registry" else "online"
+    #: Re-baseline rule of the online loop (`--rebaseline-after`): a series flagged this long without a 3-minute gap is accepted as the new normal (README, "The re-baseline rule"); 0: never.
+    rebaseline_after_seconds: float = 900.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
@@ -81,5 +83,7 @@ class DetectorSettings(EnvSettings):
             raise ValueError(f"model_source must be one of {', '.join(MODEL_SOURCES)}, not {self.model_source!r}")
         if self.champion_check_every_seconds <= 0:
             raise ValueError("champion_check_every_seconds must be > 0")
+        if self.rebaseline_after_seconds < 0:
+            raise ValueError(f"rebaseline_after_seconds must be >= 0 (0: never re-baseline), not {self.rebaseline_after_seconds}")
         if self.infer_every_seconds < 0 or self.min_history_seconds < 0:
             raise ValueError("infer_every_seconds and min_history_seconds must be >= 0")

@@ -152,7 +152,7 @@ def evaluate_suite(
             flags, dependencies, join_window_seconds=settings.join_window_seconds, close_after_seconds=settings.close_after_seconds
         )
         m = match(groups, incidents, suite.catalog, grace_seconds=settings.grace_seconds)
-        out[name] = summarize(m, incidents, suite.catalog.kind_names, suite.days)
+        out[name] = summarize(m, incidents, suite.catalog.transient_kind_names, suite.days)  # the kinds the suite plays
     return {
         "seed": suite.seed,
         "days": suite.days,

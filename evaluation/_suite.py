@@ -110,7 +110,7 @@ def plan_incidents(catalog: Catalog, seed: int, settings: SuiteSettings) -> tupl
     start = CALENDAR_ORIGIN_SECONDS + (seed % 7) * DAY_SECONDS
     eval_start = start + settings.history_days * DAY_SECONDS
     services = catalog.service_names
-    kinds = catalog.kind_names
+    kinds = catalog.transient_kind_names  # a permanent kind would never end: not a labelled incident
     lo, hi = settings.min_duration_seconds, settings.max_duration_seconds
     records: list[Incident] = []
 

@@ -19,6 +19,10 @@ Public surface:
   ``FleetModel.load(path, signals=...)`` keep a fitted model as readable, versioned JSON
   (format ``"aiops-fleet-model"``, :data:`MODEL_FORMAT_VERSION`, see :mod:`model._format`);
 - explanations: :func:`explain_points`, :func:`render_sentence`, :func:`format_value`;
+- the re-baseline rule of the online loop: :class:`FlagRuns` (runs of flags per series, due
+  after a horizon), :func:`level_offset` (median residual since the change began),
+  :class:`AcceptedChange`; ``FleetModel.with_level_offsets`` applies them (term
+  :data:`REBASELINE_TERM` in explanations);
 - correlation: :class:`Correlator` groups anomalies into detected incidents (:class:`DetectedIncident`);
 - comparison baselines: :class:`StaticThreshold`, :class:`RollingZScore`; streaming
   detectors for single series (:func:`make_streaming_detector`).
@@ -41,7 +45,8 @@ from ._explain import explain_points, format_value, render_sentence, render_sent
 from ._features import MIN_DAILY_HISTORY_SECONDS, MIN_WEEKLY_HISTORY_SECONDS
 from ._linear import Decomposition, Detection, LinearBaseline, as_epoch_seconds, cap_exclusions
 from ._scoring import DIRECTIONS, anomaly_score, bands, calibrate_threshold, debounce, robust_scale
-from ._fleet import Explanation, FleetDetector, FleetModel, neighbourhood
+from ._fleet import REBASELINE_TERM, Explanation, FleetDetector, FleetModel, neighbourhood
+from ._rebaseline import AcceptedChange, FlagRuns, level_offset
 from ._format import FORMAT_VERSION as MODEL_FORMAT_VERSION
 from ._format import ModelFormatError, provenance, signals_sha256
 from ._signals import SIGNALS_PATH, SignalSet, SignalSpec, SignalsError, load_signals, parse_signals
@@ -55,7 +60,9 @@ __all__ = [
     "MIN_WEEKLY_HISTORY_SECONDS",
     "MODEL_FORMAT_VERSION",
     "DIRECTIONS",
+    "REBASELINE_TERM",
     "SIGNALS_PATH",
+    "AcceptedChange",
     "Anomaly",
     "Correlator",
     "Decomposition",
@@ -64,6 +71,7 @@ __all__ = [
     "Explanation",
     "FleetDetector",
     "FleetModel",
+    "FlagRuns",
     "LinearBaseline",
     "ModelFormatError",
     "RollingZScore",
@@ -81,6 +89,7 @@ __all__ = [
     "debounce",
     "explain_points",
     "format_value",
+    "level_offset",
     "load_signals",
     "neighbourhood",
     "make_streaming_detector",

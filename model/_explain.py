@@ -11,9 +11,10 @@ For a point the linear baseline scored, :func:`explain_points` returns two frame
   ``contribution`` to the expected value (coefficient x value, context measured from its
   training mean), so ``baseline + sum(contribution) == expected`` row for row.
 
-:func:`render_sentence` turns one point's rows into text using only those numbers, e.g.
-``checkout p95 latency 0.41 s vs 0.13 s expected (request rate 210/s +0.05 s, time of day
-+0.02 s); residual +9.3 robust σ``.
+:func:`render_sentence` turns one point's rows into text using only those numbers, the
+baseline first so the parts visibly add up to the expected value, e.g. ``checkout p95
+latency 410 ms vs 130 ms expected = baseline 60.0 ms + request rate 210/s +50.0 ms + time of
+day +20.0 ms; residual +9.3 robust σ``.
 """
 
 from __future__ import annotations
@@ -152,23 +153,36 @@ def render_sentence(
     term_units: Mapping[str, str] | None = None,
     max_terms: int = 3,
 ) -> str:
-    """One sentence from one point's numbers, e.g. ``checkout p95 latency 410 ms vs 130 ms expected (...)``.
+    """One sentence from one point's numbers, whose parts add up to the expected value.
 
-    ``subject`` names the series ("checkout p95 latency"); the ``max_terms`` largest
-    contributions are listed, largest first (all of them are in the data), context terms
-    with their current value in their own unit (``term_units``, by term name) and label
-    (``term_labels``).
+    e.g. ``checkout p95 latency 410 ms vs 130 ms expected = baseline 60.0 ms + request rate
+    210/s +50.0 ms + time of day +20.0 ms; residual +9.3 robust σ``. ``subject`` names the
+    series ("checkout p95 latency"); after the ``baseline`` (``summary_row["baseline"]``, the
+    expected value with every term at zero) come the ``max_terms`` largest contributions,
+    largest first, context terms with their current value in their own unit (``term_units``,
+    by term name) and label (``term_labels``); the rest are summed into one "N other terms"
+    part, so the parts add up to the expected value (up to the rounding of the printed
+    digits). A row without ``baseline`` lists the terms only.
     """
     labels = term_labels or {}
     units = term_units or {}
     parts = []
-    order = term_rows.assign(_abs=term_rows["contribution"].abs()).sort_values("_abs", ascending=False, kind="stable")
-    for row in order.head(max_terms).itertuples(index=False):
-        name = labels.get(row.term, row.term)
-        if row.is_context:
-            name = f"{name} {format_value(row.value, units.get(row.term, ''))}"
-        parts.append(f"{name} {format_value(row.contribution, unit, signed=True)}")
-    terms = f" ({', '.join(parts)})" if parts else ""
+    baseline = summary_row.get("baseline")
+    if baseline is not None and math.isfinite(float(baseline)):
+        parts.append(f"baseline {format_value(float(baseline), unit)}")
+    contribution = term_rows["contribution"].to_numpy(dtype=np.float64)
+    term, is_context, value = (term_rows[c].to_numpy() for c in ("term", "is_context", "value"))
+    order = np.argsort(-np.abs(contribution), kind="stable")  # largest first, ties in their order
+    for i in order[:max_terms]:
+        name = labels.get(term[i], term[i])
+        if is_context[i]:
+            name = f"{name} {format_value(float(value[i]), units.get(term[i], ''))}"
+        parts.append(f"{name} {format_value(float(contribution[i]), unit, signed=True)}")
+    rest = order[max_terms:]
+    if len(rest):
+        noun = "other term" if len(rest) == 1 else "other terms"
+        parts.append(f"{len(rest)} {noun} {format_value(float(contribution[rest].sum()), unit, signed=True)}")
+    terms = f" = {' + '.join(parts)}" if parts else ""
     return (
         f"{subject} {format_value(summary_row['actual'], unit)} vs {format_value(summary_row['expected'], unit)} expected"
         f"{terms}; residual {summary_row['residual_sigma']:+.1f} robust σ"

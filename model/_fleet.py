@@ -9,6 +9,10 @@
   lower, upper, anomaly_score, anomalous`` (``anomalous`` is the debounced flag);
 - ``score(frame)`` returns the raw ``anomaly_score`` as a wide frame;
 - ``explain(frame)`` returns the numbers and a sentence for each flagged point;
+- ``with_level_offsets({(service, signal): offset})`` returns a copy whose baseline for those
+  series is shifted by a constant (the online loop's re-baseline rule, :mod:`model._rebaseline`):
+  scoring subtracts it from the value, ``detect`` adds it to ``expected``/``lower``/``upper``,
+  and ``explain`` shows it as a ``"re-baseline"`` term, so the parts still add up;
 - ``save(path)`` writes the fitted model as readable, versioned JSON and
   ``FleetModel.load(path, signals=...)`` reads it back, scoring exactly as before (the
   layout is in :mod:`model._format`; ``to_dict`` / ``from_dict`` without the file). Loading
@@ -22,6 +26,7 @@ protocol every fleet-level detector follows (this one and the comparison baselin
 
 from __future__ import annotations
 
+import copy
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +42,10 @@ from ._linear import LinearBaseline, as_epoch_seconds, cap_exclusions
 from ._scoring import debounce
 from ._signals import SignalSet, SignalSpec, load_signals
 
-__all__ = ["Explanation", "FleetDetector", "FleetModel", "neighbourhood"]
+__all__ = ["REBASELINE_TERM", "Explanation", "FleetDetector", "FleetModel", "neighbourhood"]
+
+#: The explanation term of a series' level offset (an accepted change, see :meth:`FleetModel.with_level_offsets`).
+REBASELINE_TERM = "re-baseline"
 
 
 class FleetDetector(Protocol):
@@ -233,23 +241,64 @@ class FleetModel:
             raise ValueError(f"frame has none of the declared signals {sigset.names()}")
         self.signal_set_ = sigset
         self.fit_time_ = pd.Timestamp(t_fit, unit="s", tz="UTC")
+        self.level_offsets_: dict[tuple[str, str], float] = {}
         return self
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "models_"):
             raise NotFittedError("this FleetModel is not fitted yet; call fit(frame) first")
 
+    # ------------------------------------------------------------ level offsets
+    def with_level_offsets(self, offsets: Mapping[tuple[str, str], float]) -> "FleetModel":
+        """A copy of this fitted model whose baseline of each ``(service, signal)`` in ``offsets`` is shifted by that much.
+
+        The offset is in the signal's unit (what the re-baseline rule accepted as the new
+        normal, :func:`model._rebaseline.level_offset`). It replaces any offsets this model
+        had; ``{}`` removes them. The fitted baselines are shared, not copied. Raises
+        ``ValueError`` naming a series this model does not score, or a non-finite offset.
+        """
+        self._check_fitted()
+        clean: dict[tuple[str, str], float] = {}
+        for (service, signal), value in offsets.items():
+            if signal not in self.services_ or service not in self.services_[signal]:
+                raise ValueError(f"level offset for ({service!r}, {signal!r}): not a series this model scores")
+            if not np.isfinite(value):
+                raise ValueError(f"level offset for ({service!r}, {signal!r}) must be a finite number, not {value!r}")
+            clean[(str(service), str(signal))] = float(value)
+        other = copy.copy(self)
+        other.level_offsets_ = clean
+        return other
+
+    def _offsets(self, name: str, services: Sequence[str]) -> np.ndarray | None:
+        """The level offset of each service's ``name`` series, shape ``(S,)``; None when there is none."""
+        found = getattr(self, "level_offsets_", None) or {}
+        if not any(k[1] == name for k in found):
+            return None
+        return np.asarray([found.get((s, name), 0.0) for s in services], dtype=np.float64)
+
     # ------------------------------------------------------------- save / load
     def to_dict(self) -> dict[str, Any]:
-        """The fitted model as plain JSON data (the layout :meth:`save` writes, see :mod:`model._format`)."""
+        """The fitted model as plain JSON data (the layout :meth:`save` writes, see :mod:`model._format`).
+
+        A model with level offsets also holds ``"level_offsets"``: a list of ``{"service",
+        "signal", "offset": {"value", "unit"}}``.
+        """
         self._check_fitted()
-        return _format.to_dict(
+        data = _format.to_dict(
             signal_set=self.signal_set_,
             dependencies=self.dependencies,
             models=self.models_,
             services=self.services_,
             fit_time=self.fit_time_,
         )
+        offsets = getattr(self, "level_offsets_", None) or {}
+        if offsets:
+            units = {s.name: s.unit for s in self.signal_set_.signals}
+            data["level_offsets"] = [
+                {"service": service, "signal": signal, "offset": {"value": value, "unit": units.get(signal, "")}}
+                for (service, signal), value in sorted(offsets.items())
+            ]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, signals: SignalSet | None = None) -> "FleetModel":
@@ -279,7 +328,8 @@ class FleetModel:
         model.services_ = dict(saved.services)
         model.signal_set_ = saved.signal_set
         model.fit_time_ = saved.fit_time
-        return model
+        model.level_offsets_ = {}
+        return model.with_level_offsets(saved.level_offsets) if saved.level_offsets else model
 
     # -------------------------------------------------------------------- score
     def score(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -290,7 +340,8 @@ class FleetModel:
         for name, model in self.models_.items():
             services = self.services_[name]
             y, ctx = self._arrays(frame, services, self.signal_set_.spec(name))
-            s = model.decision_function(frame.index, y, ctx)
+            off = self._offsets(name, services)
+            s = model.decision_function(frame.index, y if off is None else y - off, ctx)
             parts.append(pd.DataFrame(np.asarray(s, dtype=np.float64), index=frame.index, columns=pd.MultiIndex.from_tuples([(sv, name) for sv in services], names=["service", "signal"])))
         return pd.concat(parts, axis=1)
 
@@ -309,7 +360,9 @@ class FleetModel:
         for name, model in self.models_.items():
             services = self.services_[name]
             y, ctx = self._arrays(frame, services, sigset.spec(name))
-            found = model.detect(frame.index, y, ctx)
+            off = self._offsets(name, services)
+            found = model.detect(frame.index, y if off is None else y - off, ctx)
+            shift = 0.0 if off is None else off[None, :]
             score = np.asarray(found.anomaly_score, dtype=np.float64)
             flags = debounce(np.nan_to_num(score, nan=0.0) >= 1.0, sigset.debounce_k, sigset.debounce_m)
             T, S = y.shape
@@ -320,9 +373,9 @@ class FleetModel:
                         "service": np.tile(np.asarray(services, dtype=object), T),
                         "signal": name,
                         "value": np.ascontiguousarray(y).reshape(-1),
-                        "expected": np.ascontiguousarray(found.expected, dtype=np.float64).reshape(-1),
-                        "lower": np.ascontiguousarray(found.lower, dtype=np.float64).reshape(-1),
-                        "upper": np.ascontiguousarray(found.upper, dtype=np.float64).reshape(-1),
+                        "expected": np.ascontiguousarray(np.asarray(found.expected, dtype=np.float64) + shift).reshape(-1),
+                        "lower": np.ascontiguousarray(np.asarray(found.lower, dtype=np.float64) + shift).reshape(-1),
+                        "upper": np.ascontiguousarray(np.asarray(found.upper, dtype=np.float64) + shift).reshape(-1),
                         "anomaly_score": np.ascontiguousarray(score).reshape(-1),
                         "anomalous": np.ascontiguousarray(flags).reshape(-1),
                     }
@@ -359,7 +412,12 @@ class FleetModel:
                 continue
             rows, cols = np.nonzero(wanted)
             y, ctx = self._arrays(frame, services, sigset.spec(name))
-            summary, terms = explain_points(model, frame.index, y, ctx, list(zip(rows, cols)), index=frame.index, series=services)
+            off = self._offsets(name, services)
+            summary, terms = explain_points(
+                model, frame.index, y if off is None else y - off, ctx, list(zip(rows, cols)), index=frame.index, series=services
+            )
+            if off is not None:
+                summary, terms = _with_offset_term(summary, terms, off[cols])
             summary = summary.rename(columns={"time": "timestamp", "series": "service"})
             summary.insert(2, "signal", name)
             subjects = [f"{svc} {labels[name]}" for svc in summary["service"]]
@@ -378,3 +436,22 @@ class FleetModel:
             cols = ["timestamp", "service", "signal", "actual", "expected", "residual", "robust_sigma", "residual_sigma", "anomaly_score", "baseline", "sentence"]
             return Explanation(pd.DataFrame(columns=cols), pd.DataFrame(columns=["point", "timestamp", "service", "signal", "term", "is_context", "value", "contribution"]))
         return Explanation(pd.concat(summaries, ignore_index=True), pd.concat(term_frames, ignore_index=True))
+
+
+def _with_offset_term(summary: pd.DataFrame, terms: pd.DataFrame, offsets: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Put each point's level offset back: the actual and expected values move up by it, and it becomes a term of its own.
+
+    ``summary``/``terms`` were computed on the value minus the offset, so the residual and
+    the score are already right; ``baseline + sum(contribution) == expected`` still holds.
+    """
+    summary = summary.copy()
+    summary["actual"] = summary["actual"].to_numpy() + offsets
+    summary["expected"] = summary["expected"].to_numpy() + offsets
+    has = np.flatnonzero(offsets != 0)
+    if not len(has):
+        return summary, terms
+    extra = pd.DataFrame(
+        {"point": has, "term": REBASELINE_TERM, "is_context": False, "value": np.nan, "contribution": offsets[has]}
+    )
+    terms = pd.concat([terms, extra], ignore_index=True).sort_values("point", kind="stable", ignore_index=True)
+    return summary, terms

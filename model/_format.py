@@ -37,6 +37,10 @@ A saved model is one JSON object a trainee can open and read::
               "n_fit_points": 2304, "excluded_share": 0.0
             }, ...
 
+A model the online loop re-baselined (see :meth:`FleetModel.with_level_offsets`) also holds
+``"level_offsets": [{"service": "payments", "signal": "latency", "offset": {"value": 0.43,
+"unit": "seconds"}}, ...]``; a file without the key has none.
+
 Floats are written with ``repr`` precision, so every array round-trips exactly; each
 array's dtype is recorded and restored. A non-finite value (an empty series has no
 intercept) is written as ``null`` (NaN) or ``"Infinity"`` / ``"-Infinity"``, so the file is
@@ -129,6 +133,8 @@ class SavedFleet:
     models: dict[str, LinearBaseline]
     services: dict[str, tuple[str, ...]]
     fit_time: pd.Timestamp
+    #: ``(service, signal) -> offset`` the online loop accepted (``"level_offsets"`` in the file; absent: none).
+    level_offsets: dict[tuple[str, str], float] = dataclasses.field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- provenance
@@ -526,6 +532,9 @@ def from_dict(data: Any, *, signals: SignalSet | None = None, source: str = "sav
             raise ModelFormatError("the file holds no fitted signal")
         dependencies = tuple((str(e[0]), str(e[1])) for e in data["dependencies"])
         fit_time = pd.Timestamp(data["fit_time"]).tz_convert("UTC")
+        level_offsets = {
+            (str(o["service"]), str(o["signal"])): _float(o["offset"]["value"]) for o in data.get("level_offsets") or ()
+        }
     except ModelFormatError as exc:
         if str(exc).startswith(source):
             raise
@@ -533,7 +542,9 @@ def from_dict(data: Any, *, signals: SignalSet | None = None, source: str = "sav
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         raise ModelFormatError(f"{source}: a malformed {FORMAT_NAME} file (format_version {FORMAT_VERSION}): {what}") from exc
-    return SavedFleet(signal_set=sigset, dependencies=dependencies, models=models, services=services, fit_time=fit_time)
+    return SavedFleet(
+        signal_set=sigset, dependencies=dependencies, models=models, services=services, fit_time=fit_time, level_offsets=level_offsets
+    )
 
 
 def load(path: str | os.PathLike[str], *, signals: SignalSet | None = None) -> SavedFleet:

@@ -91,6 +91,8 @@ class IncidentKind:
     cascades: str
     remediation: str | None
     intensity: Range
+    #: A change meant to stay: no remediation, default duration the longest allowed, never drawn by the suite or chaos.
+    permanent: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +102,7 @@ class IncidentKind:
             "main_signal": self.main_signal,
             "cascades": self.cascades,
             "remediation": self.remediation,
+            "permanent": self.permanent,
             "parameters": {"intensity": self.intensity.as_dict()},
         }
 
@@ -123,6 +126,15 @@ class Catalog:
     @property
     def kind_names(self) -> tuple[str, ...]:
         return tuple(k.name for k in self.kinds)
+
+    @property
+    def transient_kind_names(self) -> tuple[str, ...]:
+        """The kinds that end (not ``permanent``): what the evaluation suite and chaos mode draw from."""
+        return tuple(k.name for k in self.kinds if not k.permanent)
+
+    def default_duration_seconds(self, kind: str) -> float:
+        """How long an incident of ``kind`` lasts unless told: the longest allowed for a permanent kind."""
+        return self.duration_seconds.max if self.kind(kind).permanent else self.duration_seconds.default
 
     def service(self, name: str) -> Service:
         for s in self.services:
@@ -222,6 +234,14 @@ def _parse(raw: Mapping[str, Any]) -> Catalog:
             raise CatalogError(f"kind {name}: main_signal must be one of {SIGNALS}")
         if spec.get("cascades") not in _CASCADES:
             raise CatalogError(f"kind {name}: cascades must be one of {_CASCADES}")
+        permanent = spec.get("permanent", False)
+        if not isinstance(permanent, bool):
+            raise CatalogError(f"kind {name}: permanent must be true or false, not {permanent!r}")
+        if permanent and spec.get("remediation") is not None:
+            raise CatalogError(
+                f"kind {name}: remediation must be null for a permanent kind (a change meant to stay has no runbook action), "
+                f"not {spec.get('remediation')!r}"
+            )
         kinds.append(
             IncidentKind(
                 name=name,
@@ -231,6 +251,7 @@ def _parse(raw: Mapping[str, Any]) -> Catalog:
                 cascades=spec["cascades"],
                 remediation=spec.get("remediation"),
                 intensity=_range(spec["intensity"], f"kind {name} intensity"),
+                permanent=permanent,
             )
         )
     limits = raw.get("limits") or {}

@@ -28,7 +28,7 @@ class ChaosPick:
 class ChaosSchedule:
     """Every ``every_seconds``, one incident lasting ``duration_seconds``.
 
-    ``kinds`` and ``services`` restrict the draw (empty: all of the catalog's).
+    ``kinds`` and ``services`` restrict the draw (empty: all of the catalog's, permanent kinds left out).
     Intensity is drawn between the kind's default and 1.5 x default (clipped to its range).
     """
 
@@ -40,7 +40,7 @@ class ChaosSchedule:
 
     def pick(self, catalog: Catalog, round: int) -> ChaosPick:
         rng = np.random.default_rng([self.seed, round])
-        kinds = self.kinds or catalog.kind_names
+        kinds = self.kinds or catalog.transient_kind_names
         services = self.services or catalog.service_names
         kind = kinds[int(rng.integers(len(kinds)))]
         service = services[int(rng.integers(len(services)))]

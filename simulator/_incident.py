@@ -119,7 +119,7 @@ def make_incident(
     k = catalog.kind(kind)
     intensity_v = k.intensity.default if intensity is None else _number(intensity, "intensity", k.intensity.as_dict())
     duration_v = (
-        catalog.duration_seconds.default
+        catalog.default_duration_seconds(kind)
         if duration_seconds is None
         else _number(duration_seconds, "duration_seconds", catalog.duration_seconds.as_dict())
     )

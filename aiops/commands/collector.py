@@ -401,7 +401,7 @@ def register(subparsers: Any) -> None:
     t.add_argument("kind", help="incident kind, e.g. cpu_hog")
     t.add_argument("--service", required=True, help="affected service, e.g. checkout")
     t.add_argument("--intensity", type=float, help="strength (default: the kind's default)")
-    t.add_argument("--duration", type=duration_arg, metavar="DURATION", help="how long it lasts, e.g. 5m (default 5m)")
+    t.add_argument("--duration", type=duration_arg, metavar="DURATION", help="how long it lasts, e.g. 5m (default 5m; a permanent kind: the longest allowed, 2h)")
     t.add_argument("--delay", type=duration_arg, metavar="DURATION", help="start after this long, e.g. 30s")
     _add_url(t)
     t.set_defaults(func=_cmd_trigger)

@@ -41,6 +41,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--infer-every", type=duration_arg, help="inference period (default: the scrape interval in monitoring/prometheus.yml)")
     p.add_argument("--fit-every", type=duration_arg, help="refit period (default 10m)")
     p.add_argument("--min-history", type=duration_arg, help="history needed before flagging (default 2d)")
+    p.add_argument(
+        "--rebaseline-after",
+        type=duration_arg,
+        metavar="DURATION",
+        help="accept a change flagged this long as the new normal (default 15m; 0 never)",
+    )
     p.add_argument("--incident-records", type=Path, help="a backfill's incidents.jsonl: past incidents to keep out of the baselines")
     p.add_argument(
         "--signals",
@@ -73,6 +79,7 @@ def build_settings(args: argparse.Namespace) -> Any:
             infer_every_seconds=args.infer_every,
             fit_every_seconds=args.fit_every,
             min_history_seconds=args.min_history,
+            rebaseline_after_seconds=args.rebaseline_after,
             shard_index=shard[0],
             shard_count=shard[1],
             model_source=args.model_source,

@@ -100,6 +100,7 @@ class DetectorWatch:
         self.reported: set[str] = set()  # ground-truth incidents whose outcome was printed
         self.causes: dict[int, tuple[str, str]] = {}  # detected incident -> the probable cause last printed
         self.alerts_seen: set[tuple[Any, ...]] = set()
+        self.rebaselines_seen: set[tuple[Any, ...]] = set()  # changes the online loop accepted as the new normal
 
     def _clock(self, seconds: float) -> str:
         return time.strftime("%H:%M:%S", time.gmtime(seconds)) + "Z"
@@ -116,6 +117,11 @@ class DetectorWatch:
             return None
         for a in self.board.add_anomalies(anomalies):
             say(f"{self._clock(a['timestamp_seconds'])}  FLAG      {self.mark}{a['service']} {a['signal']}: {a.get('explanation', '')}")
+        for a in sorted((a for a in anomalies if a.get("kind") in ("rebaseline", "rebaseline_withdrawn")), key=lambda a: a["timestamp_seconds"]):
+            key = (a["timestamp_seconds"], a["service"], a["signal"])
+            if key not in self.rebaselines_seen:
+                self.rebaselines_seen.add(key)
+                say(f"{self._clock(a['timestamp_seconds'])}  REBASE    {a.get('explanation', '')}")
         opened, closed = self.board.add_detected(detected)
         for d in opened:
             c = d.get("probable_cause") or {}

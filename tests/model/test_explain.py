@@ -59,8 +59,8 @@ def test_format_value_units():
     assert format_value(-0.002, "seconds", signed=True) == "-2.00 ms"
 
 
-def test_sentence_is_rendered_from_the_numbers_only():
-    summary = {"actual": 0.41, "expected": 0.13, "residual_sigma": 9.31}
+def test_sentence_is_rendered_from_the_numbers_only_and_its_parts_add_up_to_the_expected_value():
+    summary = {"actual": 0.41, "expected": 0.13, "residual_sigma": 9.31, "baseline": 0.06}
     terms = pd.DataFrame(
         {
             "term": ["time of day", "requests"],
@@ -72,9 +72,15 @@ def test_sentence_is_rendered_from_the_numbers_only():
     sentence = render_sentence(
         summary, terms, subject="checkout p95 latency", unit="seconds", term_labels={"requests": "request rate"}, term_units={"requests": "rps"}
     )
-    assert sentence == "checkout p95 latency 410 ms vs 130 ms expected (request rate 210/s +50.0 ms, time of day +20.0 ms); residual +9.3 robust σ"
+    assert sentence == (
+        "checkout p95 latency 410 ms vs 130 ms expected = baseline 60.0 ms + request rate 210/s +50.0 ms + time of day +20.0 ms; "
+        "residual +9.3 robust σ"
+    )
     shortest = render_sentence(summary, terms, subject="checkout p95 latency", unit="seconds", max_terms=1)
-    assert "(requests 210 +50.0 ms)" in shortest  # the largest term only; no label or unit given: raw name and number
+    # the largest term only (no label or unit given: raw name and number), the rest summed, so the parts still add up
+    assert "= baseline 60.0 ms + requests 210 +50.0 ms + 1 other term +20.0 ms;" in shortest
+    no_baseline = render_sentence({k: v for k, v in summary.items() if k != "baseline"}, terms, subject="x", unit="seconds")
+    assert "expected = request rate" not in no_baseline and "expected = requests 210 +50.0 ms + time of day +20.0 ms;" in no_baseline
 
 
 def test_fleet_model_explains_each_flag_with_data_and_a_sentence():
@@ -96,6 +102,7 @@ def test_fleet_model_explains_each_flag_with_data_and_a_sentence():
     row = s.iloc[0]
     assert explanation.sentences[0].startswith(f"checkout p95 latency {format_value(row['actual'], 'seconds')} vs ")
     assert "request rate" in explanation.sentences[0] and "robust σ" in explanation.sentences[0]
+    assert f"expected = baseline {format_value(row['baseline'], 'seconds')} + " in explanation.sentences[0]
 
 
 def test_explaining_nothing_returns_empty_frames():

@@ -82,7 +82,7 @@ CASCADING = [(k.name, k.cascades) for k in CATALOG.kinds if k.cascades != "none"
 def test_cascading_kinds_reach_their_neighbours(kind: str, direction: str) -> None:
     service = "inventory"  # called by checkout, calls database
     neighbour = CATALOG.callers(service)[0] if direction == "callers" else CATALOG.callees(service)[0]
-    signals = {"cpu_hog": "latency", "latency_regression": "latency", "error_burst": "errors",
+    signals = {"cpu_hog": "latency", "latency_regression": "latency", "bad_release": "latency", "error_burst": "errors",
                "dependency_outage": "errors", "traffic_surge": "requests"}
     signal = signals[kind]
     inc, cf, n_before = run(kind, service)
