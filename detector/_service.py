@@ -263,6 +263,10 @@ class DetectorService:
                 model = self._registry.load_version(version)
                 tags = dict(getattr(current, "tags", None) or {})
                 served = ChampionOutput(model_name=str(getattr(current, "name", "")), version=version, data_window=tags.get("data_window", ""))
+                self._ensure_dependencies()  # the correlator's graph: read at fit time online, so here for the champion
+                if self._dependencies is None and model.dependencies:  # no collector: the graph the champion was fitted with
+                    self._dependencies = [tuple(e) for e in model.dependencies]
+                    self.correlator.edges = set(self._dependencies)
                 with self._lock:
                     before = self.champion
                     self.model = model

@@ -68,10 +68,11 @@ def models() -> dict[str, FleetModel]:
 
 
 def make(registry: FakeRegistry, clock: Clock | None = None) -> DetectorService:
+    """Registry mode with no collector and no graph given: the graph comes from the champion."""
     settings = DetectorSettings(
         model_source="registry", fit_window_seconds=3 * 86400.0, min_history_seconds=2 * 86400.0, lookback_seconds=300.0, infer_every_seconds=15.0
     )
-    return DetectorService(settings, source=SOURCE, dependencies=EDGES, clock=clock or Clock(NOW), registry=lambda: registry)
+    return DetectorService(settings, source=SOURCE, clock=clock or Clock(NOW), registry=lambda: registry)
 
 
 def test_registry_mode_serves_the_champion_never_refits_and_swaps_when_the_alias_moves(models) -> None:
@@ -81,6 +82,7 @@ def test_registry_mode_serves_the_champion_never_refits_and_swaps_when_the_alias
     service = make(reg)
     service.champion_cycle()
     assert service.model is models["1"] and service.champion.version == "1"
+    assert service.correlator.edges == set(EDGES)  # the graph, so flags group into incidents as online
     service.fit_cycle()  # the fit job is a no-op while a champion serves
     assert service.model is models["1"]
     service.infer_cycle()
