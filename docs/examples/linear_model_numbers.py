@@ -85,7 +85,7 @@ def main() -> None:
     at = first["timestamp"]
 
     print("\n== the same point under other fits ==")
-    print(f"{'fit':<44} {'coef ms/(req/s)':>16} {'baseline':>10} {'request rate':>13} {'time of day':>12} {'day of week':>12} {'expected':>10} {'residual σ':>10}")
+    print(f"{'fit':<44} {'coef (ms per)':>16} {'baseline':>10} {'request rate':>13} {'time of day':>12} {'day of week':>12} {'expected':>10} {'residual σ':>10}")
 
     def show(name: str, m: FleetModel, fr: pd.DataFrame, per: float = 1.0) -> None:
         s, tr = terms_of(m, fr, at)
@@ -95,20 +95,20 @@ def main() -> None:
         print(f"{name:<44} {coef * per:>16.3f} {ms(s['baseline']):>10} {ms(c.get('requests', 0.0)):>13} {ms(c.get('time of day', 0.0)):>12} "
               f"{ms(c.get('day of week', 0.0)):>12} {ms(s['expected']):>10} {s['residual_sigma']:>+10.1f}")  # fmt: skip
 
-    show("as fitted (ridge 1e-4, context: requests)", model, live)
+    show("as fitted (ridge 1e-4, context: requests)", model, live)  # coefficient per req/s
     per_minute = frame.copy()
     for svc in CATALOG.service_names:
         per_minute[(svc, "requests")] = per_minute[(svc, "requests")] * 60.0
     pm = per_minute[t < T0]
     m60 = FleetModel(dependencies=EDGES).fit(pm)
-    show("request rate in req/min (coef per req/min)", m60, per_minute[t >= T0 - 600.0])
     base = load_signals()
+    show("request rate in req/min (coef per req/min)", m60, per_minute[t >= T0 - 600.0])
     strong = FleetModel(base.with_overrides(ridge=1.0), dependencies=EDGES).fit(history)
     show("ridge 1.0 (the grid's other value)", strong, live)
+    strong60 = FleetModel(base.with_overrides(ridge=1.0), dependencies=EDGES).fit(pm)
+    show("ridge 1.0, request rate in req/min", strong60, per_minute[t >= T0 - 600.0])
     alone = FleetModel(base.without_context(), dependencies=EDGES).fit(history)
     show("no context (seasonality only)", alone, live)
-    a = strong.models_["latency"]
-    print(f"ridge 1.0: coefficient {a.coef_[i, a.feature_names_.index('requests')] * 1000:.2f} ms per req/s")
 
     print("\n== a multiplicative change: a bad release (latency x 2) over one day ==")
     release = sim.Incident(id="r", kind="bad_release", service=SERVICE, intensity=1.0,
