@@ -252,7 +252,7 @@ def _draw_timeseries(ax: Axes, panel: PanelSpec, title: str, series: list[_Serie
             if len(common):
                 alpha = float(s.props.get("fillOpacity", 15)) / 100.0
                 ax.fill_between(_dates(common), other.v[ib], s.v[ia], color=colors[i], alpha=max(alpha, 0.1), lw=0,
-                                label=None if hidden else f"band {s.name.removeprefix('upper').strip()}".strip())  # fmt: skip
+                                label=None if hidden else " ".join(["band", *s.name.replace("upper", " ").split()]))  # fmt: skip
                 if np.isfinite(s.v[ia]).any() and np.isfinite(other.v[ib]).any():
                     drawn.update((i, j))
     style = (panel.custom.get("thresholdsStyle") or {}).get("mode", "off")
