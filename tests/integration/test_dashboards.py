@@ -28,7 +28,7 @@ import httpx
 import pytest
 
 from aiops import stack
-from dashboards import EXPLORER_UID, FLAGGED_REF, FLEET_UID, MLOPS_UID, MODELS, dashboards, panels, render, substitute
+from dashboards import EXPLORER_UID, FLAGGED_REF, FLEET_UID, HEALTH_UID, MLOPS_UID, MODELS, dashboards, panels, render, substitute
 from fake_grafana import FakeGrafana
 from plumbing import binaries as prom
 from plumbing import monitoring as mon
@@ -178,6 +178,15 @@ def _variables(dashboard: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _variants(uid: str, dashboard: dict[str, Any]) -> Iterator[dict[str, str]]:
+    """The variables each dashboard is checked with: the defaults (model online), and model champion where the
+    champion has every series (not the health dashboard: the champion never fits, so its fit panels stay empty)."""
+    values = _variables(dashboard)
+    yield values
+    if "model" in values and uid != HEALTH_UID:
+        yield {**values, "model": "champion"}
+
+
 def _flagged_signals(api: PromAPI, services: str, start: float, end: float, model: str = MODELS[0]) -> set[str]:
     """The signals ``model`` flagged on ``services`` (a regex) between ``start`` and ``end``, read from Prometheus on the tests' grid."""
     result = api.query_range(f'max by (signal) (aiops_detector_anomaly{{service=~"{services}", model="{model}"}}) == 1', start, end, 1.0)
@@ -197,44 +206,44 @@ def test_every_panel_query_returns_data_of_the_expected_shape(dash_stack: DashSt
     problems: list[str] = []
     checked = 0
     for uid, d in dashboards().items():
-        values = _variables(d)
-        flagged = _flagged_signals(api, values.get("service", ".*"), start, end, values.get("model", MODELS[0]))
-        for p in panels(d):
-            for t in p.targets:
-                expr = substitute(t.expr, values)
-                result = api.query_range(expr, start, end, 1.0)
-                checked += 1
-                where = f"{d['title']} / {substitute(p.title, values)} [{t.ref}]"
-                if not result:
-                    signal = _signal_of(expr)
-                    if t.ref == FLAGGED_REF and signal is not None and signal not in flagged:
-                        continue  # nothing of that signal was flagged: an empty answer is the right one
-                    problems.append(f"{where}: no data for {expr}")
-                    continue
-                wanted = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", t.legend))
-                for series in result:
-                    missing = wanted - set(series["metric"])
-                    if missing:
-                        problems.append(f"{where}: a series without the label(s) {sorted(missing)} its legend names: {series['metric']}")
-                        break
-                seen = {s["metric"].get("service") for s in result}
-                if "service" in wanted and t.ref != FLAGGED_REF:
-                    if values.get("service") == ".*" and uid == FLEET_UID and seen != services:
-                        problems.append(f"{where}: services {sorted(seen)}, expected every service {sorted(services)}")
-                if uid in (EXPLORER_UID, MLOPS_UID) and '"$service"' in t.expr and seen - {EXPLORER_SERVICE}:
-                    problems.append(f"{where}: services {sorted(seen)}, expected only {EXPLORER_SERVICE}")
-                # the series keep the model label unless the query aggregates it away (the selectors are checked in tests/dashboards)
-                models = {s["metric"]["model"] for s in result if "model" in s["metric"]}
-                if not models:
-                    continue
-                if '"$model"' in t.expr and models != {values["model"]}:
-                    problems.append(f"{where}: models {sorted(models, key=str)}, expected only {values['model']}")
-                for model in MODELS:  # a selector naming one model, or both, returns exactly those
-                    if f'model="{model}"' in t.expr and models != {model}:
-                        problems.append(f"{where}: models {sorted(models, key=str)}, expected only {model}")
-                if f'model=~"{"|".join(MODELS)}"' in t.expr and models != set(MODELS):
-                    problems.append(f"{where}: models {sorted(models, key=str)}, expected both {list(MODELS)}")
-    assert checked > 100
+        for values in _variants(uid, d):
+            flagged = _flagged_signals(api, values.get("service", ".*"), start, end, values.get("model", MODELS[0]))
+            for p in panels(d):
+                for t in p.targets:
+                    expr = substitute(t.expr, values)
+                    result = api.query_range(expr, start, end, 1.0)
+                    checked += 1
+                    where = f"{d['title']}{' (model ' + values['model'] + ')' if 'model' in values else ''} / {substitute(p.title, values)} [{t.ref}]"
+                    if not result:
+                        signal = _signal_of(expr)
+                        if t.ref == FLAGGED_REF and signal is not None and signal not in flagged:
+                            continue  # nothing of that signal was flagged: an empty answer is the right one
+                        problems.append(f"{where}: no data for {expr}")
+                        continue
+                    wanted = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", t.legend))
+                    for series in result:
+                        missing = wanted - set(series["metric"])
+                        if missing:
+                            problems.append(f"{where}: a series without the label(s) {sorted(missing)} its legend names: {series['metric']}")
+                            break
+                    seen = {s["metric"].get("service") for s in result}
+                    if "service" in wanted and t.ref != FLAGGED_REF:
+                        if values.get("service") == ".*" and uid == FLEET_UID and seen != services:
+                            problems.append(f"{where}: services {sorted(seen)}, expected every service {sorted(services)}")
+                    if uid in (EXPLORER_UID, MLOPS_UID) and '"$service"' in t.expr and seen - {EXPLORER_SERVICE}:
+                        problems.append(f"{where}: services {sorted(seen)}, expected only {EXPLORER_SERVICE}")
+                    # the series keep the model label unless the query aggregates it away (the selectors are checked in tests/dashboards)
+                    models = {s["metric"]["model"] for s in result if "model" in s["metric"]}
+                    if not models:
+                        continue
+                    if '"$model"' in t.expr and models != {values["model"]}:
+                        problems.append(f"{where}: models {sorted(models, key=str)}, expected only {values['model']}")
+                    for model in MODELS:  # a selector naming one model, or both, returns exactly those
+                        if f'model="{model}"' in t.expr and models != {model}:
+                            problems.append(f"{where}: models {sorted(models, key=str)}, expected only {model}")
+                    if f'model=~"{"|".join(MODELS)}"' in t.expr and models != set(MODELS):
+                        problems.append(f"{where}: models {sorted(models, key=str)}, expected both {list(MODELS)}")
+    assert checked > 150
     assert not problems, "\n".join(problems)
 
 
