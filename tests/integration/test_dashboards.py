@@ -104,14 +104,17 @@ def dash_stack(prometheus_bin: str, fast_signals: Path, tmp_path_factory: pytest
         detector: Child = spawn(detector_spec.name, detector_spec.argv, log_path=root / "detector.log", env=env, cwd=root)
         children.append(detector)
         detector_url = detector_spec.url
-        # while the online loop settles: the versions, fitted on this Prometheus' history, into a real registry
-        tracking_uri = _register_versions(root, prometheus.url, fast_signals)
+        # while the online loop settles: a real registry (created here, before a second process opens it), the
+        # champion detector started on it (it runs online until the alias exists, then serves the champion), and the
+        # versions fitted on this Prometheus' history registered in it
+        registry, tracking_uri = _registry(root)
         champion_spec = stack.detector(
             port=champion_port, prometheus_url=prometheus.url, collector_url=collector_spec.url, signals_path=fast_signals,
-            infer_every_seconds=1.0, model_source="registry", tracking_uri=tracking_uri,
+            infer_every_seconds=1.0, model_source="registry", tracking_uri=tracking_uri, champion_check_every_seconds=1.0,
         )  # fmt: skip
         champion: Child = spawn(champion_spec.name, champion_spec.argv, log_path=root / "champion.log", cwd=root)
         children.append(champion)
+        _register_versions(registry, root, prometheus.url, fast_signals)
         for url, child in ((detector_url, detector), (champion_spec.url, champion)):
             wait_until(lambda: detector_scoring(url, cycles=2), child=child, timeout_seconds=FAST_RATE_WINDOW_SECONDS + 60)
         api = PromAPI(prometheus.url)
@@ -136,21 +139,27 @@ def dash_stack(prometheus_bin: str, fast_signals: Path, tmp_path_factory: pytest
         grafana.stop()
 
 
-def _register_versions(root: Path, prometheus_url: str, signals_path: Path) -> str:
-    """:data:`VERSIONS` fitted on this Prometheus' history and registered in a sqlite MLflow store under ``root``,
-    with the gate's verdict in their tags as `aiops train` writes it; the first gets the champion alias. Returns the tracking URI."""
+def _registry(root: Path) -> tuple[Any, str]:
+    """A real MLflow registry in a sqlite store under ``root`` (``training.Registry``) and its tracking URI."""
+    from training import Registry, quiet_mlflow
+
+    quiet_mlflow()
+    uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
+    (root / "mlflow").mkdir(exist_ok=True)
+    return Registry.connect(uri, model_name="aiops-fleet", experiment_name="dashboards"), uri
+
+
+def _register_versions(registry: Any, root: Path, prometheus_url: str, signals_path: Path) -> None:
+    """:data:`VERSIONS` fitted on this Prometheus' history and registered, with the gate's verdict in their tags as
+    `aiops train` writes it; the first gets the champion alias."""
     import simulator as sim
     from model import FleetModel, load_signals
     from sources import PrometheusReader, PrometheusSource
-    from training import MODEL_JSON_NAME, Registry, quiet_mlflow
+    from training import MODEL_JSON_NAME
 
-    quiet_mlflow()
     signals = load_signals(signals_path)
     source = PrometheusSource(PrometheusReader(base_url=prometheus_url, timeout_seconds=30), signals)
     edges = [(d.caller, d.callee) for d in sim.load_catalog().dependencies]
-    uri = f"sqlite:///{root / 'mlflow' / 'mlflow.db'}"
-    (root / "mlflow").mkdir(exist_ok=True)
-    registry = Registry.connect(uri, model_name="aiops-fleet", experiment_name="dashboards")
     now = time.time()
     for version, hours, gate in VERSIONS:
         frame = source.fetch(now - hours * 3600, now - 60, 60.0)
@@ -162,7 +171,6 @@ def _register_versions(root: Path, prometheus_url: str, signals_path: Path) -> s
         )  # fmt: skip
         assert logged.version == version
     registry.set_champion(VERSIONS[0][0])
-    return uri
 
 
 def _variables(dashboard: dict[str, Any]) -> dict[str, str]:
