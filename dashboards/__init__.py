@@ -1,9 +1,11 @@
 """The kit's Grafana dashboards, as code: built with Grafana's SDK, generated to JSON, pushed, rendered.
 
-- :func:`dashboards` (:mod:`dashboards._definitions`): the four dashboards (fleet overview,
-  anomaly explorer, workshop scoreboard, detector health) as the JSON Grafana loads, with
-  fixed uids (:data:`FLEET_UID` ...), one Prometheus datasource (:data:`DATASOURCE_UID`), a
-  ``service`` variable, a unit on every axis and links between them;
+- :func:`dashboards` (:mod:`dashboards._definitions`): the five dashboards (fleet overview,
+  anomaly explorer, workshop scoreboard, detector health, AIOps vs MLOps) as the JSON Grafana
+  loads, with fixed uids (:data:`FLEET_UID` ...), one Prometheus datasource
+  (:data:`DATASOURCE_UID`), a ``service`` variable, a ``model`` variable (:data:`MODELS`: the
+  online loop or the registry's champion) on the detector's series, a unit on every axis and
+  links between them;
 - :func:`generated_files` / :func:`write_generated`: the committed ``dashboards/json/*.json``
   and Grafana's provisioning files (``monitoring/grafana/provisioning/``), regenerated
   deterministically (``aiops dashboards generate [--check]``);
@@ -33,9 +35,12 @@ from ._definitions import (
     FOLDER_TITLE,
     FOLDER_UID,
     HEALTH_UID,
+    MLOPS_UID,
+    MODELS,
     SCOREBOARD_UID,
     SIGNAL_UNITS,
     dashboards,
+    with_model_matcher,
     with_service_matcher,
 )
 from ._generate import GRAFANA_DASHBOARDS_PATH, JSON_DIR, GeneratedFile, dashboard_json, dashboards_provisioning, datasource_provisioning, generated_files, write_generated
@@ -56,6 +61,8 @@ __all__ = [
     "HEALTH_UID",
     "JSON_DIR",
     "MIN_GRAFANA",
+    "MLOPS_UID",
+    "MODELS",
     "SCOREBOARD_UID",
     "SIGNAL_UNITS",
     "GeneratedFile",
@@ -80,6 +87,7 @@ __all__ = [
     "render_dashboard",
     "resolve_variables",
     "substitute",
+    "with_model_matcher",
     "with_service_matcher",
     "write_generated",
 ]

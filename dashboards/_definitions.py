@@ -1,7 +1,11 @@
 """The kit's Grafana dashboards, written with Grafana's typed SDK (``grafana-foundation-sdk``, the 11.6 build).
 
-Four dashboards, linked to each other (tag ``aiops``), every panel on the one Prometheus
-datasource :data:`DATASOURCE_UID`, every axis with a unit:
+Five dashboards, linked to each other (tag ``aiops``), every panel on the one Prometheus
+datasource :data:`DATASOURCE_UID`, every axis with a unit. Every detector metric carries
+``model`` (:data:`MODELS`: ``online``, the loop that refits, or ``champion``, the registry's
+frozen version); the first four dashboards draw one model at a time (a ``model`` variable,
+default ``online``, added to every detector selector by :func:`with_model_matcher`), so a stack
+running both detectors draws each band once:
 
 - *Fleet overview* (:data:`FLEET_UID`): the golden signals of every service, computed with
   the detector's own PromQL (``model/signals.yaml``, so the line is what the detector
@@ -15,7 +19,12 @@ datasource :data:`DATASOURCE_UID`, every axis with a unit:
 - *Workshop scoreboard* (:data:`SCOREBOARD_UID`): incidents triggered, detected, missed,
   false alarms, time to detect (the detector's ``aiops_scoreboard_*`` metrics);
 - *Detector health* (:data:`HEALTH_UID`): cycles by outcome, cycle and fit duration, time
-  since the last success, warm-up and settling.
+  since the last success, warm-up and settling;
+- *AIOps vs MLOps* (:data:`MLOPS_UID`): the online and the champion scores, flags, expected
+  values and bands of the same series side by side; the champion's version over time; the
+  training runs with the gate's verdict (``aiops_registry_model_version_created_timestamp_seconds``,
+  which the champion-serving detector reads from the registry: no pushgateway); the
+  scoreboard of each model.
 
 :func:`dashboards` returns them as the JSON Grafana loads (plain dicts, deterministic);
 :mod:`dashboards._generate` writes them to ``dashboards/json/``.
@@ -41,11 +50,13 @@ from grafana_foundation_sdk.builders.dashboard import (
 from grafana_foundation_sdk.builders.prometheus import Dataquery as PrometheusQuery
 from grafana_foundation_sdk.builders.stat import Panel as Stat
 from grafana_foundation_sdk.builders.statetimeline import Panel as StateTimeline
+from grafana_foundation_sdk.builders.table import Panel as Table
 from grafana_foundation_sdk.builders.timeseries import Panel as Timeseries
 from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as dm
+from grafana_foundation_sdk.models import prometheus as pm
 
 from model import SignalSet, SignalSpec, load_signals
 from plumbing.durations import format_duration
@@ -62,9 +73,12 @@ __all__ = [
     "FOLDER_TITLE",
     "FOLDER_UID",
     "HEALTH_UID",
+    "MLOPS_UID",
+    "MODELS",
     "SCOREBOARD_UID",
     "SIGNAL_UNITS",
     "dashboards",
+    "with_model_matcher",
     "with_service_matcher",
 ]
 
@@ -80,6 +94,11 @@ FLEET_UID = "aiops-fleet-overview"
 EXPLORER_UID = "aiops-anomaly-explorer"
 SCOREBOARD_UID = "aiops-workshop-scoreboard"
 HEALTH_UID = "aiops-detector-health"
+MLOPS_UID = "aiops-vs-mlops"
+#: The values of every detector metric's ``model`` label: the online loop (refits itself) and the
+#: champion (the registry's frozen ``champion`` version, ``aiops detect --model-source registry``).
+#: The first is the ``model`` variable's default.
+MODELS = ("online", "champion")
 #: Every dashboard carries this tag; the links between them list the dashboards with it.
 DASHBOARD_TAG = "aiops"
 
@@ -94,6 +113,8 @@ _GRAFANA_DS = dm.DataSourceRef(type_val="grafana", uid="-- Grafana --")
 _PALETTE = ("#5794F2", "#73BF69", "#B877D9", "#FF9830", "#FADE2A", "#8AB8FF", "#96D98D", "#CA95E5")
 _FLAG_COLOR = "#F2495C"
 _BAND_COLOR = "#8E8E8E"
+#: One colour per model, the same on every panel of the AIOps-vs-MLOps dashboard.
+_MODEL_COLORS = {"online": "#5794F2", "champion": "#B877D9"}
 
 
 # -- queries ------------------------------------------------------------------------------
@@ -112,8 +133,33 @@ def with_service_matcher(promql: str, matcher: str = 'service=~"$service"') -> s
     return re.sub(r"\b(aiops_[A-Za-z0-9_:]+)(\{[^}]*\})?", add, promql)
 
 
+def with_model_matcher(promql: str, matcher: str = 'model="$model"') -> str:
+    """``promql`` with ``matcher`` added to every detector selector (``aiops_detector_*``, ``aiops_scoreboard_*``) that names no model.
+
+    Both detectors (online and champion) publish the same series under one name, told apart by
+    ``model``: a selector without it draws every band twice when both run.
+    """
+
+    def add(m: re.Match[str]) -> str:
+        name, labels = m.group(1), m.group(2)
+        if labels is None:
+            return f"{name}{{{matcher}}}"
+        inner = labels[1:-1].strip()
+        if re.search(r"(^|,)\s*model\s*(=|!=|=~|!~)", inner):
+            return m.group(0)
+        return f"{name}{{{inner + ', ' if inner else ''}{matcher}}}"
+
+    return re.sub(r"\b(aiops_(?:detector|scoreboard)_[A-Za-z0-9_:]+)(\{[^}]*\})?", add, promql)
+
+
 def _q(expr: str, legend: str, ref: str) -> PrometheusQuery:
-    return PrometheusQuery().expr(expr).legend_format(legend).ref_id(ref).datasource(_DS).range()
+    """A range query; a detector selector that names no model gets ``model="$model"``."""
+    return PrometheusQuery().expr(with_model_matcher(expr)).legend_format(legend).ref_id(ref).datasource(_DS).range()
+
+
+def _table_q(expr: str, ref: str) -> PrometheusQuery:
+    """An instant query whose series become the rows of a table (labels as columns)."""
+    return PrometheusQuery().expr(with_model_matcher(expr)).ref_id(ref).datasource(_DS).instant().format(pm.PromQueryFormat.TABLE)
 
 
 def _prop(name: str, value: Any) -> dm.DynamicConfigValue:
@@ -217,6 +263,22 @@ def _service_variable(*, multi: bool) -> QueryVariable:
     return var
 
 
+def _model_variable() -> CustomVariable:
+    return (
+        CustomVariable("model")
+        .label("model")
+        .description("Which detector's series to draw: the online loop (refits itself) or the champion from the registry "
+                     "(aiops detect --model-source registry). Both publish the same metrics, told apart by this label.")
+        .values(",".join(MODELS))
+        .current(dm.VariableOption(selected=True, text=MODELS[0], value=MODELS[0]))
+    )
+
+
+def _detector_up() -> str:
+    """``up`` of the detector serving ``$model`` (both detectors are one scrape job; ``up`` has no model label)."""
+    return 'up{job="aiops-detector"} and on(instance) last_over_time(aiops_detector_runs_total{model="$model", outcome="success"}[1d])'
+
+
 class _PrometheusAnnotation(dm.AnnotationQuery):
     """An annotation query on Prometheus: the SDK's model plus the fields Grafana's Prometheus datasource reads.
 
@@ -246,8 +308,8 @@ class _Built(cogbuilder.Builder[dm.AnnotationQuery]):
         return self._annotation
 
 
-def _annotations(step: str, service_matcher: str) -> list[cogbuilder.Builder[dm.AnnotationQuery]]:
-    """Ground-truth and detected incidents from Prometheus, and the annotations the kit posts (tag ``aiops``)."""
+def _annotations(step: str, service_matcher: str, model_matcher: str = 'model="$model"') -> list[cogbuilder.Builder[dm.AnnotationQuery]]:
+    """Ground-truth and detected incidents (of the models ``model_matcher`` picks) from Prometheus, and the annotations the kit posts (tag ``aiops``)."""
     truth = _PrometheusAnnotation(
         name="Incidents (ground truth)",
         datasource=_DS,
@@ -264,8 +326,8 @@ def _annotations(step: str, service_matcher: str) -> list[cogbuilder.Builder[dm.
         datasource=_DS,
         enable=True,
         icon_color="orange",
-        expr=f"aiops_detector_incident_active{{{service_matcher}}} == 1",
-        title_format="detected: {{service}}, probable cause {{cause_signal}}",
+        expr=f"aiops_detector_incident_active{{{service_matcher}, {model_matcher}}} == 1",
+        title_format="detected ({{model}}): {{service}}, probable cause {{cause_signal}}",
         text_format="the detector's correlated anomalies (aiops_detector_incident_active)",
         tag_keys="service,cause_signal",
         step=step,
@@ -317,7 +379,7 @@ def _band_floor(selector: str) -> str:
     A signal anomalous only above its expected value (CPU, memory, errors ...) has a lower
     bound of -Inf, which Grafana cannot shade to; its band is drawn from the expected value up.
     """
-    return f"(aiops_detector_lower_bound{{{selector}}} > -Inf) or on(service, signal) aiops_detector_expected_value{{{selector}}}"
+    return f"(aiops_detector_lower_bound{{{selector}}} > -Inf) or on(service, signal, model) aiops_detector_expected_value{{{selector}}}"
 
 
 def _signal_panel_fleet(spec: SignalSpec, services: Sequence[str]) -> Timeseries:
@@ -452,7 +514,7 @@ def _fleet(signals: SignalSet, services: Sequence[str], step: str) -> Dashboard:
         step=step,
         refresh=step,
         time_from="now-30m",
-    ).with_variable(_service_variable(multi=True))
+    ).with_variable(_service_variable(multi=True)).with_variable(_model_variable())
     for a in _annotations(step, 'service=~"$service"'):
         d = d.annotation(a)
     d = (
@@ -482,8 +544,8 @@ def _fleet(signals: SignalSet, services: Sequence[str], step: str) -> Dashboard:
                   "From an incident's start to the first matching flag, median over the detected incidents.")
         )
         .with_panel(
-            _stat("Detector up", "none", 'up{job="aiops-detector"}', "detector",
-                  "Whether Prometheus scrapes the detector.", thresholds=_thresholds((None, "red"), (1.0, "green")))
+            _stat("Detector up", "none", _detector_up(), "detector",
+                  "Whether Prometheus scrapes the detector serving the chosen model.", thresholds=_thresholds((None, "red"), (1.0, "green")))
             .mappings(_mapping(("0", "down", "red"), ("1", "up", "green")))
         )  # fmt: skip
         .with_row(Row("Golden signals"))
@@ -502,7 +564,7 @@ def _explorer(signals: SignalSet, step: str) -> Dashboard:
         step=step,
         refresh=step,
         time_from="now-30m",
-    ).with_variable(_service_variable(multi=False))
+    ).with_variable(_service_variable(multi=False)).with_variable(_model_variable())
     for a in _annotations(step, 'service="$service"'):
         d = d.annotation(a)
     d = (
@@ -535,7 +597,7 @@ def _scoreboard(step: str) -> Dashboard:
         step=step,
         refresh=step,
         time_from="now-1h",
-    )
+    ).with_variable(_model_variable())
     for a in _annotations(step, 'service=~".*"'):
         d = d.annotation(a)
     return (
@@ -591,10 +653,10 @@ def _health(step: str) -> Dashboard:
         step=step,
         refresh=step,
         time_from="now-1h",
-    )
+    ).with_variable(_model_variable())
     return (
         d.with_row(Row("Now"))
-        .with_panel(_stat("Detector up", "none", 'up{job="aiops-detector"}', "detector", "Whether Prometheus scrapes the detector.",
+        .with_panel(_stat("Detector up", "none", _detector_up(), "detector", "Whether Prometheus scrapes the detector serving the chosen model.",
                           thresholds=_thresholds((None, "red"), (1.0, "green")))
                     .mappings(_mapping(("0", "down", "red"), ("1", "up", "green"))))
         .with_panel(_stat("Since the last successful cycle", "s", "time() - aiops_detector_last_success_timestamp_seconds", "age",
@@ -652,6 +714,163 @@ def _health(step: str) -> Dashboard:
     )  # fmt: skip
 
 
+def _versus(signals: SignalSet, step: str) -> Dashboard:
+    """AIOps vs MLOps: the online loop and the registry's champion on the same series, the registry, the score per model."""
+    names = [spec.name for spec in signals.signals]
+    signal_var = (
+        CustomVariable("signal")
+        .label("signal")
+        .description("The signal whose two anomaly scores are compared (from the detector's signals file).")
+        .values(",".join(names))
+        .current(dm.VariableOption(selected=True, text=names[0], value=names[0]))
+    )
+    d = _dashboard(
+        MLOPS_UID,
+        "AIOps vs MLOps",
+        "The same series scored by the online loop (refits itself every few minutes) and by the champion (the frozen "
+        "version the registry's champion alias names, served by aiops detect --model-source registry); the champion's "
+        "version over time and the training runs with their gate's verdict, read from the registry by the champion "
+        "detector; the workshop scoreboard of each model.",
+        step=step,
+        refresh=step,
+        time_from="now-1h",
+    ).with_variable(_service_variable(multi=False)).with_variable(signal_var)
+    for a in _annotations(step, 'service="$service"', f'model=~"{"|".join(MODELS)}"'):
+        d = d.annotation(a)
+    sel = 'service="$service", signal="$signal"'
+    scores = (
+        _timeseries(
+            "Anomaly score, online vs champion: $service $signal",
+            "none",
+            "anomaly score (1 = threshold)",
+            "The two models' anomaly scores of one series: where they part, one has learnt something the other has not "
+            "(the online loop accepts a lasting change after its re-baseline horizon; the champion keeps it until a new "
+            "version is trained, gated and promoted).",
+        )
+        .with_target(_q(f'aiops_detector_anomaly_score{{{sel}, model="online"}}', "online", "online"))
+        .with_target(_q(f'aiops_detector_anomaly_score{{{sel}, model="champion"}}', "champion", "champion"))
+        .thresholds(_thresholds((None, "green"), (1.0, "red")))
+        .thresholds_style(common_builders.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.DASHED))
+        .min(0)
+        .height(8)
+        .span(12)
+    )
+    scores = scores.override_by_name("online", [_fixed(_MODEL_COLORS["online"])])
+    scores = scores.override_by_name("champion", [_fixed(_MODEL_COLORS["champion"]), _prop("custom.lineStyle", {"fill": "dash", "dash": [6, 4]})])
+    flags = (
+        StateTimeline()
+        .title("Flags, online vs champion: $service $signal")
+        .description("Whether each model flags the series (after the debounce). Only the alerting model's detections page.")
+        .datasource(_DS)
+        .unit("none")
+        .with_target(_q(f'aiops_detector_anomaly{{{sel}, model=~"{"|".join(MODELS)}"}}', "{{model}}", "A"))
+        .mappings(_flag_mappings())
+        .show_value(common.VisibilityMode.NEVER)
+        .height(8)
+        .span(12)
+    )
+    d = d.with_row(Row("The same series, scored by both models")).with_panel(scores).with_panel(flags)
+    d = d.with_row(Row("Expected value and band of each model: $service"))
+    for spec in signals.signals:
+        d = d.with_panel(_signal_panel_versus(spec))
+    registered = "aiops_registry_model_version_created_timestamp_seconds"
+    runs = (
+        Table()
+        .title("Training runs and the gate's verdict")
+        .description("Every version `aiops train` registered, with the gate's verdict (promote: the champion alias "
+                     "moved to it; refuse: registered, not served) and the winning candidate; read from the MLflow "
+                     "registry by the champion-serving detector and scraped by Prometheus (no pushgateway).")
+        .datasource(_DS)
+        .unit("dateTimeAsIso")
+        .with_target(_table_q(registered, "A"))
+        .with_transformation(dm.DataTransformerConfig(id_val="organize", options={
+            "excludeByName": {"Time": True, "__name__": True, "instance": True, "job": True, "model": True},
+            "indexByName": {"version": 0, "gate": 1, "candidate": 2, "model_name": 3, "Value": 4},
+            "renameByName": {"Value": "registered", "model_name": "model name"},
+        }))
+        .sort_by([common_builders.TableSortByFieldState().display_name("registered").desc(True)])
+        .override_by_name("gate", [_prop("custom.cellOptions", {"type": "color-text"}),
+                                   _prop("mappings", _json_mappings(("promote", "promote", "green"), ("refuse", "refuse", "red")))])
+        .height(8)
+        .span(12)
+    )  # fmt: skip
+    version = (
+        _timeseries("Champion version over time", "none", "registered version",
+                    "The registered version the champion-serving detector scores with: a step where the alias moved.")
+        .with_target(_q('aiops_detector_champion_version{model="champion"}', "champion version", "A"))
+        .line_interpolation(common.LineInterpolation.STEP_AFTER)
+        .decimals(0)
+        .min(0)
+        .height(8)
+        .span(12)
+    )  # fmt: skip
+    d = (
+        d.with_row(Row("The registry"))
+        .with_panel(_stat("Champion version", "none", 'aiops_detector_champion_version{model="champion"}', "version",
+                          "The registered version the champion-serving detector scores with now.").span(6))
+        .with_panel(_stat("Registry reachable", "none", 'aiops_detector_registry_up{model="champion"}', "registry",
+                          "Whether the champion detector can read the registry (when it cannot, the last champion keeps serving).",
+                          thresholds=_thresholds((None, "red"), (1.0, "green")))
+                    .mappings(_mapping(("0", "down", "red"), ("1", "up", "green"))).span(6))
+        .with_panel(_stat("Training runs by verdict", "none", f"count by (gate) ({registered})", "{{gate}}",
+                          "Registered versions by the gate's verdict.").span(6))
+        .with_panel(_stat("Versions registered", "none", f"count({registered})", "versions",
+                          "Versions of the model in the registry.").span(6))
+        .with_panel(version)
+        .with_panel(runs)
+        .with_row(Row("Workshop scoreboard by model"))
+    )  # fmt: skip
+    both = f'model=~"{"|".join(MODELS)}"'
+    for title, unit, expr, description in (
+        ("Detected", "none", f'aiops_scoreboard_incidents{{outcome="detected", {both}}}', "Incidents each model caught in their window."),
+        ("Missed", "none", f'aiops_scoreboard_incidents{{outcome="missed", {both}}}', "Incidents past their window without a matching flag of that model."),
+        ("False alarms", "none", f"aiops_scoreboard_false_alarms{{{both}}}", "Detected incidents of that model that match no incident."),
+        ("Median time to detect", "s", f'aiops_scoreboard_time_to_detect_seconds{{quantile="0.5", {both}}}',
+         "From an incident's start to the model's first matching flag, median over its detected incidents."),
+    ):  # fmt: skip
+        d = d.with_panel(_stat(f"{title} by model", unit, expr, "{{model}}", description).span(6))
+    return d
+
+
+def _json_mappings(*values: tuple[str, str, str]) -> list[dict[str, Any]]:
+    """Value mappings as JSON (for an override's ``mappings`` property)."""
+    return [{"type": "value", "options": {v: {"text": t, "color": c, "index": i} for i, (v, t, c) in enumerate(values)}}]
+
+
+def _signal_panel_versus(spec: SignalSpec) -> Timeseries:
+    """One signal of the selected service: its value, and each model's expected value and band."""
+    value = with_service_matcher(spec.promql, 'service="$service"')
+    panel = (
+        _timeseries(
+            f"{_title(spec.label)}: $service, online vs champion",
+            _unit(spec),
+            spec.label,
+            f"{_title(spec.label)} of the service ({spec.promql}), with the online loop's and the champion's expected "
+            "value and band (where each model's anomaly score reaches 1).",
+        )
+        .with_target(_q(value, "actual", "value"))
+        .height(7)
+        .span(8)
+    )
+    panel = panel.override_by_name("actual", [_fixed(_BAND_COLOR), _prop("custom.lineWidth", 2)])
+    for model in MODELS:
+        sel = f'signal="{spec.name}", service="$service", model="{model}"'
+        color = _MODEL_COLORS[model]
+        panel = (
+            panel.with_target(_q(f"aiops_detector_expected_value{{{sel}}}", f"{model} expected", f"{model}_expected"))
+            .with_target(_q(_band_floor(sel), f"{model} lower", f"{model}_lower"))
+            .with_target(_q(f"aiops_detector_upper_bound{{{sel}}}", f"{model} upper", f"{model}_upper"))
+        )
+        dash = [_prop("custom.lineStyle", {"fill": "dash", "dash": [6, 4]})] if model != MODELS[0] else []
+        panel = panel.override_by_name(f"{model} expected", [_fixed(color), *dash])
+        panel = panel.override_by_name(f"{model} lower", [_fixed(color), _prop("custom.lineWidth", 0), _hide_from_legend()])
+        panel = panel.override_by_name(
+            f"{model} upper",
+            [_fixed(color), _prop("custom.lineWidth", 0), _prop("custom.fillOpacity", 12), _prop("custom.fillBelowTo", f"{model} lower")],
+        )
+    return panel
+
+
 def _number_panels(d: dict[str, Any]) -> dict[str, Any]:
     """Panel ids 1, 2, 3 ... in grid order (Grafana needs them unique; fixed ids keep the JSON stable and links valid)."""
     for i, panel in enumerate(d["panels"], start=1):
@@ -670,7 +889,7 @@ def dashboards(signals: SignalSet | None = None, services: Iterable[str] | None 
     # Habit 12: one timing number. Grafana's annotation step and refresh follow the scrape interval
     # (monitoring/prometheus.yml), as do the datasource's timeInterval and the detector's query step.
     step = format_duration(scrape_interval_seconds())
-    built = (_fleet(signals, services, step), _explorer(signals, step), _scoreboard(step), _health(step))
+    built = (_fleet(signals, services, step), _explorer(signals, step), _scoreboard(step), _health(step), _versus(signals, step))
     encoder = JSONEncoder(sort_keys=True, indent=2)
     out: dict[str, dict[str, Any]] = {}
     for builder in built:

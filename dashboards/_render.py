@@ -11,6 +11,8 @@ position, with its title and unit:
   (the anomaly score's 1); the dashboard's Prometheus annotations (incidents) as shaded spans;
 - *stat*: the last value, formatted with the unit or the value mapping, coloured by thresholds;
 - *state-timeline*: one lane per series, coloured by the value mappings;
+- *table*: one row per series (its labels as columns, its last value in the unit), the
+  columns as the panel's ``organize`` transformation orders, hides and renames them;
 - *row*: a heading.
 
 Each panel reports how many series its queries returned and how many it drew
@@ -118,6 +120,8 @@ def format_value(value: float, unit: str | None) -> str:
         return f"{value:.3g} req/s"
     if unit == "cpm":
         return f"{value:.3g} c/min"
+    if unit == "dateTimeAsIso":
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(value))
     return f"{value:.3g}"
 
 
@@ -125,13 +129,19 @@ def format_value(value: float, unit: str | None) -> str:
 
 
 def resolve_variables(dashboard: Mapping[str, Any], query: QueryInstant, chosen: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The value of each template variable: as chosen, else *All* (its ``allValue``) or the first of its ``label_values``."""
+    """The value of each template variable: as chosen, else *All* (its ``allValue``), a custom variable's current
+    value (or its first), or the first of its ``label_values``. A choice for a variable the dashboard lacks is ignored."""
     chosen = chosen or {}
     values: dict[str, str] = {}
     for var in (dashboard.get("templating") or {}).get("list") or []:
         name = var["name"]
         if name in chosen:
             values[name] = chosen[name]
+            continue
+        if var.get("type") == "custom":
+            options = [o.strip() for o in str(var.get("query", "")).split(",") if o.strip()]
+            current = (var.get("current") or {}).get("value")
+            values[name] = str(current) if current else options[0]
             continue
         if var.get("includeAll"):
             values[name] = var.get("allValue") or ".*"
@@ -169,6 +179,7 @@ class _Series:
     t: np.ndarray
     v: np.ndarray
     props: dict[str, Any]
+    labels: Mapping[str, str]
 
 
 def _props(panel: PanelSpec, name: str, ref: str) -> dict[str, Any]:
@@ -191,7 +202,8 @@ def _fetch(panel: PanelSpec, variables: Mapping[str, str], results: Mapping[str,
         for s in result:
             name = legend(substitute(target.legend, variables), s.get("metric") or {})
             t, v = _values(s)
-            out.append(_Series(name, target.ref, t, v, _props(panel, name, target.ref)))
+            labels = s.get("metric") or {}
+            out.append(_Series(name, target.ref, t, v, _props(panel, name, target.ref), labels))
     return out, empty
 
 
@@ -229,7 +241,8 @@ def _draw_timeseries(ax: Axes, panel: PanelSpec, title: str, series: list[_Serie
         width = float(s.props.get("lineWidth", 1))
         if width > 0:
             dash = (s.props.get("lineStyle") or {}).get("fill") == "dash"
-            ax.plot(x, s.v, lw=width * 0.8, color=colors[i], ls="--" if dash else "-", label=label)
+            steps = "steps-post" if s.props.get("lineInterpolation") == "stepAfter" else "default"
+            ax.plot(x, s.v, lw=width * 0.8, color=colors[i], ls="--" if dash else "-", label=label, drawstyle=steps)
             drawn.add(i)
         below = s.props.get("fillBelowTo")
         if below and below in by_name:
@@ -239,7 +252,7 @@ def _draw_timeseries(ax: Axes, panel: PanelSpec, title: str, series: list[_Serie
             if len(common):
                 alpha = float(s.props.get("fillOpacity", 15)) / 100.0
                 ax.fill_between(_dates(common), other.v[ib], s.v[ia], color=colors[i], alpha=max(alpha, 0.1), lw=0,
-                                label=None if hidden else f"band {s.name.removeprefix('upper').strip()}".strip())  # fmt: skip
+                                label=None if hidden else " ".join(["band", *s.name.replace("upper", " ").split()]))  # fmt: skip
                 if np.isfinite(s.v[ia]).any() and np.isfinite(other.v[ib]).any():
                     drawn.update((i, j))
     style = (panel.custom.get("thresholdsStyle") or {}).get("mode", "off")
@@ -340,6 +353,56 @@ def _draw_state_timeline(ax: Axes, panel: PanelSpec, title: str, series: list[_S
     return len(lanes)
 
 
+def _table_columns(panel: PanelSpec, series: list[_Series]) -> list[tuple[str, str]]:
+    """(field, heading) of the table's columns: the series' labels and ``Value``, ordered, hidden and renamed by ``organize``."""
+    organize: Mapping[str, Any] = {}
+    for t in panel.raw.get("transformations") or []:
+        if t.get("id") == "organize":
+            organize = t.get("options") or {}
+    hidden = {k for k, v in (organize.get("excludeByName") or {}).items() if v}
+    order = organize.get("indexByName") or {}
+    rename = organize.get("renameByName") or {}
+    fields = sorted({k for s in series for k in s.labels} | {"Time", "Value"})
+    fields = [f for f in fields if f not in hidden]
+    fields.sort(key=lambda f: (order.get(f, len(order)), f))
+    return [(f, rename.get(f, f)) for f in fields]
+
+
+def _draw_table(ax: Axes, panel: PanelSpec, title: str, series: list[_Series]) -> int:
+    _style_axes(ax, panel, title)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    columns = _table_columns(panel, series)
+    rows = []
+    for s in series:
+        ok = np.isfinite(s.v)
+        if not ok.any():
+            continue
+        value = float(s.v[ok][-1])
+        rows.append((value, [format_value(value, panel.unit) if f == "Value" else s.labels.get(f, "") for f, _ in columns]))
+    for sort in (panel.raw.get("options") or {}).get("sortBy") or []:  # the panel's own sort (by the value column here)
+        if sort.get("displayName") in {h for f, h in columns if f == "Value"}:
+            rows.sort(key=lambda r: r[0], reverse=bool(sort.get("desc")))
+    n = max(1, len(columns))
+    line = min(0.12, 0.9 / (len(rows) + 1))
+    for j, (field, heading) in enumerate(columns):
+        x = 0.02 + j * 0.96 / n
+        ax.text(x, 0.92, heading, color=_FG, fontsize=7, weight="bold", va="top", transform=ax.transAxes)
+        for k, (_, cells) in enumerate(rows):
+            text, color = _mapped_text(panel, heading, cells[j])
+            ax.text(x, 0.92 - (k + 1) * line, text, color=_color(color, _FG), fontsize=7, va="top", transform=ax.transAxes)
+    return len(rows)
+
+
+def _mapped_text(panel: PanelSpec, column: str, text: str) -> tuple[str, str | None]:
+    """A table cell's text and colour after the column's value mappings (an override by the column's name)."""
+    for m in panel.properties_for(column, "").get("mappings") or []:
+        result = (m.get("options") or {}).get(text)
+        if result:
+            return result.get("text") or text, result.get("color")
+    return text, None
+
+
 def _annotation_spans(dashboard: Mapping[str, Any], variables: Mapping[str, str], query: QueryRange, start: float, end: float, step: float) -> list[tuple[float, float, str]]:
     """The dashboard's Prometheus annotation queries as (start, end, colour) spans (consecutive points join)."""
     spans = []
@@ -406,6 +469,8 @@ def render_dashboard(
             drawn = _draw_stat(ax, p, title, series)
         elif p.type == "state-timeline":
             drawn = _draw_state_timeline(ax, p, title, series, start, end, step)
+        elif p.type == "table":
+            drawn = _draw_table(ax, p, title, series)
         else:
             raise ValueError(f"{dashboard.get('title')}: cannot draw a {p.type!r} panel ({title})")
         if not series:

@@ -104,7 +104,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
             Path(args.out),
             dashboards=wanted,
             range_seconds=args.range,
-            variables={"service": args.service} if args.service else None,
+            variables={k: v for k, v in (("service", args.service), ("model", args.model), ("signal", args.signal)) if v},
         )
     except PrometheusError as exc:
         raise UsageError(str(exc)) from None
@@ -123,7 +123,7 @@ def register(subparsers: Any) -> None:
         "dashboards",
         help="Grafana dashboards as code: generate the JSON, push to a Grafana, render to PNG without one",
         description="The kit's Grafana dashboards (fleet overview, anomaly explorer, workshop scoreboard, detector "
-        "health), written with Grafana's SDK in dashboards/.",
+        "health, AIOps vs MLOps), written with Grafana's SDK in dashboards/.",
     )
     sub = p.add_subparsers(dest="dashboards_command", metavar="ACTION")
     sub.required = True
@@ -156,5 +156,7 @@ def register(subparsers: Any) -> None:
     r.add_argument("--out", required=True, metavar="DIR", help="where to write the PNGs")
     r.add_argument("--range", type=duration_arg, metavar="DURATION", help="time range ending now, e.g. 15m (default: each dashboard's own)")
     r.add_argument("--service", help="the service variable (default: All where allowed, else the first service)")
+    r.add_argument("--model", choices=("online", "champion"), help="the model variable: whose detector series to draw (default: online)")
+    r.add_argument("--signal", help="the signal variable of the AIOps-vs-MLOps dashboard (default: the first signal)")
     r.add_argument("--dashboard", action="append", metavar="UID", help="only this dashboard (repeatable; default: all)")
     r.set_defaults(func=_cmd_render)

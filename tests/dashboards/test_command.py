@@ -30,3 +30,23 @@ def test_help_imports_no_heavy_library(argv: list[str]) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "LOADED:"
     assert "usage: aiops dashboards" in done.stdout
+
+
+def test_render_passes_the_chosen_service_model_and_signal_as_variables(aiops, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import dashboards
+
+    seen: dict = {}
+
+    def fake_render(prometheus_url: str, out_dir: Path, **kwargs: object) -> list:
+        seen.update(kwargs, prometheus_url=prometheus_url)
+        return []
+
+    monkeypatch.setattr(dashboards, "render", fake_render)
+    argv = ["dashboards", "render", "--prometheus-url", "http://127.0.0.1:1", "--out", str(tmp_path), "--model", "champion", "--signal", "memory",
+            "--dashboard", dashboards.MLOPS_UID]  # fmt: skip
+    assert aiops(argv) == 0
+    assert seen["variables"] == {"model": "champion", "signal": "memory"}
+    assert list(seen["dashboards"]) == [dashboards.MLOPS_UID]
+    with pytest.raises(SystemExit):
+        aiops(["dashboards", "render", "--out", str(tmp_path), "--model", "offline"])
+    assert "invalid choice: 'offline'" in capsys.readouterr().err

@@ -14,10 +14,13 @@ from dashboards import (
     FLAGGED_REF,
     FLEET_UID,
     HEALTH_UID,
+    MLOPS_UID,
+    MODELS,
     SCOREBOARD_UID,
     SIGNAL_UNITS,
     dashboards,
     panels,
+    with_model_matcher,
     with_service_matcher,
 )
 from model import load_signals
@@ -33,9 +36,9 @@ def _panels(uid: str) -> list[Any]:
     return [p for p in panels(ALL[uid]) if p.type != "row"]
 
 
-def test_four_dashboards_with_fixed_uids_and_the_kits_tag() -> None:
-    assert list(ALL) == [FLEET_UID, EXPLORER_UID, SCOREBOARD_UID, HEALTH_UID]
-    assert [d["title"] for d in ALL.values()] == ["Fleet overview", "Anomaly explorer", "Workshop scoreboard", "Detector health"]
+def test_five_dashboards_with_fixed_uids_and_the_kits_tag() -> None:
+    assert list(ALL) == [FLEET_UID, EXPLORER_UID, SCOREBOARD_UID, HEALTH_UID, MLOPS_UID]
+    assert [d["title"] for d in ALL.values()] == ["Fleet overview", "Anomaly explorer", "Workshop scoreboard", "Detector health", "AIOps vs MLOps"]
     for uid, d in ALL.items():
         assert d["uid"] == uid and DASHBOARD_TAG in d["tags"]
 
@@ -53,7 +56,8 @@ def test_every_panel_query_and_variable_names_the_one_prometheus_datasource(uid:
         for t in p.raw["targets"]:
             assert t["datasource"]["uid"] == DATASOURCE_UID and t["refId"], p.title
     for var in d.get("templating", {}).get("list", []):
-        assert var["datasource"]["uid"] == DATASOURCE_UID
+        if var["type"] == "query":  # a custom variable (model, signal) lists its values and queries nothing
+            assert var["datasource"]["uid"] == DATASOURCE_UID
     for a in d["annotations"].get("list", []):
         assert a["datasource"]["uid"] in (DATASOURCE_UID, "-- Grafana --")
 
@@ -167,3 +171,89 @@ def test_the_service_matcher_goes_on_every_kit_selector(promql: str, expected: s
 def test_every_signal_unit_has_a_grafana_unit() -> None:
     assert {s.unit for s in SIGNALS.signals} <= set(SIGNAL_UNITS)
     assert not re.search(r"\$rate_window", " ".join(t.expr for d in ALL.values() for p in panels(d) for t in p.targets))
+
+
+def _variables(uid: str) -> dict[str, Any]:
+    return {v["name"]: v for v in ALL[uid].get("templating", {}).get("list", [])}
+
+
+@pytest.mark.parametrize("uid", [FLEET_UID, EXPLORER_UID, SCOREBOARD_UID, HEALTH_UID])
+def test_the_model_variable_picks_online_or_champion_defaulting_to_online(uid: str) -> None:
+    model = _variables(uid)["model"]
+    assert model["type"] == "custom" and model["query"] == "online,champion" and MODELS == ("online", "champion")
+    assert model["current"]["value"] == "online" and not model.get("multi") and not model.get("includeAll")
+
+
+def _detector_selectors(expr: str) -> list[str]:
+    return [m.group(0) for m in re.finditer(r"\baiops_(?:detector|scoreboard)_\w+(\{[^}]*\})?", expr)]
+
+
+@pytest.mark.parametrize("uid", list(ALL))
+def test_every_detector_selector_names_a_model(uid: str) -> None:
+    """Both detectors publish the same series: a selector without ``model`` would draw every band twice."""
+    d = ALL[uid]
+    exprs = [t.expr for p in _panels(uid) for t in p.targets] + [a["expr"] for a in d.get("annotations", {}).get("list", []) if a.get("expr")]
+    selectors = [s for e in exprs for s in _detector_selectors(e)]
+    assert selectors
+    for s in selectors:
+        if uid == MLOPS_UID:
+            assert re.search(r'model(="(online|champion)"|=~"online\|champion")', s), s
+        else:
+            assert 'model="$model"' in s, s
+
+
+def test_the_detector_up_stat_follows_the_chosen_model() -> None:
+    [up] = [p for p in _panels(HEALTH_UID) if p.title == "Detector up"]
+    [target] = up.targets
+    assert target.expr.startswith('up{job="aiops-detector"} and on(instance) ') and 'model="$model"' in target.expr
+
+
+@pytest.mark.parametrize(
+    ("promql", "expected"),
+    [
+        ("aiops_detector_anomaly", 'aiops_detector_anomaly{model="$model"}'),
+        ('aiops_scoreboard_incidents{outcome="detected"}', 'aiops_scoreboard_incidents{outcome="detected", model="$model"}'),
+        ('aiops_detector_anomaly{model="champion"}', 'aiops_detector_anomaly{model="champion"}'),
+        ("time() - aiops_detector_last_fit_timestamp_seconds", 'time() - aiops_detector_last_fit_timestamp_seconds{model="$model"}'),
+        ("sum(aiops_incident_active)", "sum(aiops_incident_active)"),
+        ("count(aiops_registry_model_version_created_timestamp_seconds)", "count(aiops_registry_model_version_created_timestamp_seconds)"),
+    ],
+)
+def test_the_model_matcher_goes_on_every_detector_selector_without_one(promql: str, expected: str) -> None:
+    assert with_model_matcher(promql) == expected
+
+
+def test_aiops_vs_mlops_compares_the_two_models_on_one_series() -> None:
+    variables = _variables(MLOPS_UID)
+    assert set(variables) == {"service", "signal"}
+    assert variables["signal"]["query"] == ",".join(s.name for s in SIGNALS.signals)
+    by_title = {p.title: p for p in _panels(MLOPS_UID)}
+    score = by_title["Anomaly score, online vs champion: $service $signal"]
+    assert [t.expr for t in score.targets] == [
+        f'aiops_detector_anomaly_score{{service="$service", signal="$signal", model="{m}"}}' for m in MODELS
+    ]
+    assert [s["value"] for s in score.defaults["thresholds"]["steps"]] == [None, 1.0]
+    # every signal with both models' bands, in the signal's own unit
+    bands = [p for p in _panels(MLOPS_UID) if p.title.endswith(", online vs champion") and p.title != score.title]
+    assert len(bands) == len(SIGNALS.signals)
+    for spec, p in zip(SIGNALS.signals, bands):
+        assert p.unit == SIGNAL_UNITS[spec.unit]
+        fills = {o["matcher"]["options"]: x["value"] for o in p.overrides for x in o["properties"] if x["id"] == "custom.fillBelowTo"}
+        assert fills == {"online upper": "online lower", "champion upper": "champion lower"}
+        assert {t.ref for t in p.targets} == {"value"} | {f"{m}_{k}" for m in MODELS for k in ("expected", "lower", "upper")}
+
+
+def test_aiops_vs_mlops_shows_the_registry_and_the_scoreboard_per_model() -> None:
+    by_title = {p.title: p for p in _panels(MLOPS_UID)}
+    [version] = by_title["Champion version over time"].targets
+    assert version.expr == 'aiops_detector_champion_version{model="champion"}'
+    runs = by_title["Training runs and the gate's verdict"]
+    assert runs.type == "table" and runs.unit == "dateTimeAsIso"
+    [target] = runs.raw["targets"]
+    assert target["expr"] == "aiops_registry_model_version_created_timestamp_seconds" and target["instant"] and target["format"] == "table"
+    [organize] = runs.raw["transformations"]
+    assert organize["options"]["indexByName"]["gate"] == 1 and organize["options"]["renameByName"]["Value"] == "registered"
+    for title in ("Detected by model", "Missed by model", "False alarms by model", "Median time to detect by model"):
+        [t] = by_title[title].targets
+        assert 'model=~"online|champion"' in t.expr and t.legend == "{{model}}"
+        assert by_title[title].unit == ("s" if "time" in title else "none")

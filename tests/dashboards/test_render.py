@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 import pytest
 
-from dashboards import EXPLORER_UID, FLEET_UID, dashboards, format_value, panels, render_dashboard, resolve_variables
+from dashboards import EXPLORER_UID, FLEET_UID, MLOPS_UID, MODELS, dashboards, format_value, panels, render_dashboard, resolve_variables
 from simulator import load_catalog
 
 ALL = dashboards()
@@ -32,9 +32,11 @@ def fake_prometheus(empty: Callable[[str], bool] = lambda expr: False) -> Callab
         t = np.arange(start, end + step / 2, step)
         m = re.search(r'service=~?"([^"]+)"', expr)
         services = [s for s in SERVICES if m is None or re.fullmatch(m.group(1), s)]
+        models = [x for x in MODELS if re.search(r'model=~"[^"]*' + x, expr)] or ["online"]
         out = []
-        for k, service in enumerate(services):
-            labels = {"service": service, "signal": "cpu", "outcome": "detected", "kind": "cpu_hog", "cause_signal": "cpu", "quantile": "0.5"}
+        for k, (service, model) in enumerate((s, x) for s in services for x in models):
+            labels = {"service": service, "signal": "cpu", "outcome": "detected", "kind": "cpu_hog", "cause_signal": "cpu", "quantile": "0.5",
+                      "model": model, "version": str(k + 1), "gate": ("promote", "refuse")[k % 2], "candidate": f"c{k}", "model_name": "aiops-fleet"}
             base = 0.3 + 0.05 * k
             if "lower_bound" in expr:
                 v = np.full(len(t), base - 0.1)
@@ -53,8 +55,8 @@ def fake_prometheus(empty: Callable[[str], bool] = lambda expr: False) -> Callab
 @pytest.mark.parametrize("uid", list(ALL))
 def test_every_panel_draws_every_series_its_queries_return(uid: str, tmp_path: Path) -> None:
     d = ALL[uid]
-    out = render_dashboard(d, tmp_path / f"{uid}.png", query_range=fake_prometheus(), variables={"service": ".*" if uid == FLEET_UID else "catalog"},
-                           start=START, end=END, step=STEP)  # fmt: skip
+    variables = {"service": ".*" if uid == FLEET_UID else "catalog", "model": "online", "signal": "cpu"}
+    out = render_dashboard(d, tmp_path / f"{uid}.png", query_range=fake_prometheus(), variables=variables, start=START, end=END, step=STEP)
     assert out.path.is_file() and out.path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     drawn = {p.title: (p.returned, p.drawn) for p in out.panels}
     assert len(out.panels) == len([p for p in panels(d) if p.type != "row"])
@@ -82,9 +84,10 @@ def test_variables_are_all_where_allowed_else_the_first_service() -> None:
         assert expr == "count by (service) (aiops_http_requests_total)"
         return [{"metric": {"service": s}, "value": [0, "2"]} for s in ("payments", "catalog")]
 
-    assert resolve_variables(ALL[FLEET_UID], instant) == {"service": ".*"}
-    assert resolve_variables(ALL[EXPLORER_UID], instant) == {"service": "catalog"}
-    assert resolve_variables(ALL[EXPLORER_UID], instant, {"service": "payments"}) == {"service": "payments"}
+    assert resolve_variables(ALL[FLEET_UID], instant) == {"service": ".*", "model": "online"}
+    assert resolve_variables(ALL[EXPLORER_UID], instant) == {"service": "catalog", "model": "online"}
+    assert resolve_variables(ALL[EXPLORER_UID], instant, {"service": "payments", "model": "champion"}) == {"service": "payments", "model": "champion"}
+    assert resolve_variables(ALL[MLOPS_UID], instant, {"model": "champion"}) == {"service": "catalog", "signal": "requests"}
     with pytest.raises(ValueError, match="no values"):
         resolve_variables(ALL[EXPLORER_UID], lambda expr: [])
 
@@ -100,9 +103,19 @@ def test_variables_are_all_where_allowed_else_the_first_service() -> None:
         (512.0, "bytes", "512 B"),
         (17.5, "reqps", "17.5 req/s"),
         (60.0, "cpm", "60 c/min"),
+        (1_800_000_000.0, "dateTimeAsIso", "2027-01-15 08:00:00"),
         (3.0, "none", "3"),
         (float("nan"), "s", "-"),
     ],
 )
 def test_values_are_formatted_with_their_unit(value: float, unit: str, text: str) -> None:
     assert format_value(value, unit) == text
+
+
+def test_the_training_runs_table_draws_one_row_per_registered_version(tmp_path: Path) -> None:
+    out = render_dashboard(ALL[MLOPS_UID], tmp_path / "x.png", query_range=fake_prometheus(), variables={"service": "catalog", "signal": "cpu"},
+                           start=START, end=END, step=STEP)  # fmt: skip
+    [table] = [p for p in out.panels if p.type == "table"]
+    assert (table.returned, table.drawn) == (len(SERVICES), len(SERVICES))
+    [scores] = [p for p in out.panels if p.title == "Anomaly score, online vs champion: catalog cpu"]
+    assert scores.drawn == 2
