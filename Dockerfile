@@ -11,11 +11,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 # The kit's user; its data folder and Prometheus' storage (the backfill writes there) belong to it, so the
-# named volumes mounted on them do too.
+# named volumes first mounted on them do too (Prometheus runs as this user; see aiops/_compose.py).
 RUN groupadd --system --gid 10001 aiops \
     && useradd --system --uid 10001 --gid aiops --create-home --home-dir /home/aiops aiops \
-    && mkdir -p /var/lib/aiops /prometheus \
-    && chown aiops:aiops /var/lib/aiops /prometheus
+    && mkdir -p /var/lib/aiops /var/lib/prometheus \
+    && chown aiops:aiops /var/lib/aiops /var/lib/prometheus
 WORKDIR /opt/aiops
 COPY . .
 RUN pip install --no-cache-dir . && rm -rf /opt/aiops/build

@@ -77,8 +77,11 @@ PORTS = {
 #: The kit's data in its containers (the ``aiops-data`` volume): incident and alert logs, the backfilled history.
 DATA_DIR = Path("/var/lib/aiops")
 HISTORY_DIR = DATA_DIR / "history"
-#: Prometheus' storage in its container and in the backfill's (the ``prometheus-data`` volume).
-PROMETHEUS_DATA = "/prometheus"
+#: Prometheus' storage in its container and in the backfill's (the ``prometheus-data`` volume). Not the Prometheus
+#: image's own ``/prometheus``: Docker seeds an empty named volume with the image's folder (and its owner) when a
+#: container that mounts it is created, so only the kit's image, where the folder belongs to the kit's user, may
+#: have one; Prometheus runs as that user.
+PROMETHEUS_DATA = "/var/lib/prometheus"
 #: Days of backfilled history (as ``aiops demo``: a weekly cycle and a day, so the weekly terms fit from the start).
 HISTORY_DAYS = 8.0
 #: The trainer's split of that history: seven training days, the rest (less a quarter day) evaluates.
@@ -177,6 +180,7 @@ def backfill_script() -> str:
             f"for f in {HISTORY_DIR}/history-*.om; do",
             f'  promtool tsdb create-blocks-from openmetrics --quiet "$$f" {PROMETHEUS_DATA}',
             "done",
+            f"rm -f {HISTORY_DIR}/history-*.om  # loaded; the detector keeps only incidents.jsonl",
             f"touch {done}",
             "",
         ]

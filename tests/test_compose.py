@@ -151,7 +151,8 @@ def test_every_published_port_is_bound_to_the_one_variable() -> None:
 def test_prometheus_grafana_and_mlflow_keep_their_data_in_named_volumes() -> None:
     doc = compose()
     mounts = {name: s.get("volumes", []) for name, s in doc["services"].items()}
-    assert "prometheus-data:/prometheus" in mounts["prometheus"]
+    assert "prometheus-data:/var/lib/prometheus" in mounts["prometheus"] and "prometheus-data:/var/lib/prometheus" in mounts["backfill"]
+    assert "--storage.tsdb.path=/var/lib/prometheus" in doc["services"]["prometheus"]["command"]
     assert "grafana-data:/var/lib/grafana" in mounts["grafana"]
     assert "mlflow-data:/mlflow" in mounts["mlflow"]
     assert {"prometheus-data", "grafana-data", "mlflow-data"} <= set(doc["volumes"])

@@ -15,6 +15,9 @@ container gives for free, written down in :func:`localise`:
 
 Prometheus and MLflow are not started (their images are not run here), so the detectors
 answer ``/healthz`` unable to reach them, as they do in a stack that is still starting.
+
+The one-shot backfill's shell script runs too, with ``aiops`` and the real ``promtool`` on
+PATH, over a few hours of history instead of 8 days.
 """
 
 from __future__ import annotations
@@ -120,3 +123,38 @@ def test_each_kit_service_starts_from_its_compose_command_and_passes_its_healthc
         stop_all(children)
     print("healthy after (s, started together): " + ", ".join(f"{n} {t:.1f}" for n, t in timings.items()))
     assert set(timings) == set(KIT_SERVICES)
+
+
+def test_the_backfill_script_loads_history_blocks_once(compose_services: dict[str, dict[str, Any]], promtool_bin: str, tmp_path: Path) -> None:
+    """The one-shot backfill's script, run by ``sh`` as its container would, over 6 hours instead of 8 days (to stay quick)."""
+    shell, flag, script = compose_services["backfill"]["command"]
+    assert (shell, flag) == ("sh", "-c")
+    days = f"--days {_compose.HISTORY_DAYS:g} "
+    assert days in script
+    data_dir, prometheus_dir = tmp_path / "data", tmp_path / "prometheus"
+    prometheus_dir.mkdir()
+    script = (
+        script.replace("$$", "$")  # compose's escape for a literal $
+        .replace(days, "--days 0.25 ")
+        .replace(_compose.PROMETHEUS_DATA, str(prometheus_dir))
+        .replace(str(_compose.DATA_DIR), str(data_dir))
+    )
+    bin_dir = tmp_path / "bin"  # `aiops` and `promtool` as the image has them on PATH
+    bin_dir.mkdir()
+    (bin_dir / "aiops").write_text(f'#!/bin/sh\nexec "{sys.executable}" -m aiops "$@"\n')
+    (bin_dir / "promtool").symlink_to(promtool_bin)
+    (bin_dir / "aiops").chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
+
+    first = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    blocks = [p for p in prometheus_dir.iterdir() if (p / "meta.json").is_file()]
+    assert blocks, "promtool wrote no block"
+    listing = subprocess.run([promtool_bin, "tsdb", "list", str(prometheus_dir)], capture_output=True, text=True, timeout=60)
+    assert listing.returncode == 0 and all(b.name in listing.stdout for b in blocks)
+    history = data_dir / "history"
+    assert (history / "incidents.jsonl").is_file() and not list(history.glob("history-*.om"))
+
+    again = subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert again.returncode == 0 and "already" in again.stdout
+    assert sorted(p.name for p in prometheus_dir.iterdir() if (p / "meta.json").is_file()) == sorted(b.name for b in blocks)
