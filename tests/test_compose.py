@@ -259,3 +259,13 @@ def test_the_image_runs_as_a_non_root_user() -> None:
     assert users and users[-1].split(":")[0] not in ("root", "0")
     assert users[-1] == _compose.KIT_UID  # Prometheus runs as the same user to write the backfilled volume
     assert services()["prometheus"]["user"] == _compose.KIT_UID
+
+
+def test_the_readme_lists_every_published_port_and_the_bind_variable() -> None:
+    text = (ROOT / "README.md").read_text()
+    section = text.split("### The docker-compose stack", 1)[1].split("\n## ", 1)[0]
+    listed = {int(port) for port in re.findall(r"^\| (\d+) \|", section, flags=re.M)}
+    published = {int(p.split(":")[-1]) for s in services().values() for p in s.get("ports", [])}
+    assert listed == published == set(_compose.PORTS.values())
+    assert "AIOPS_BIND=0.0.0.0" in section and "docker compose up" in section
+    assert "have not been built" in section  # said plainly: no Docker engine where the kit is tested
