@@ -1,15 +1,15 @@
 # Two idempotent set-up commands for a fresh machine (see README.md):
 #   make demo   create .venv if missing, install the kit, run `aiops demo`   (ARGS="--port 8000 ...")
 #   make test   create .venv if missing, install the kit and test tools, run the tests (PYTEST_ARGS=...)
-# The integration tests need the real binaries: sudo apt-get install --no-install-recommends prometheus prometheus-alertmanager chromium chromium-driver
+# The integration tests need the real binaries: sudo apt-get install --no-install-recommends prometheus prometheus-alertmanager chromium chromium-driver docker-compose
 
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.aiops-installed
-INSTALL_CMD := apt-get install --no-install-recommends prometheus prometheus-alertmanager chromium chromium-driver
+INSTALL_CMD := apt-get install --no-install-recommends prometheus prometheus-alertmanager chromium chromium-driver docker-compose
 ARGS ?=
-BINARIES ?= prometheus promtool prometheus-alertmanager chromium chromedriver
+BINARIES ?= prometheus promtool prometheus-alertmanager amtool chromium chromedriver docker-compose
 PYTEST_ARGS ?= -rfEs
 # The tests run on both cores (pytest-xdist); an integration module (or group: the two detector stacks) stays on one worker.
 TEST_JOBS ?= 2

@@ -30,6 +30,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aiops.commands.train",
     "aiops.commands.dashboards",
     "aiops.commands.console",
+    "aiops.commands.compose",
 )
 
 

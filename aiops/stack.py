@@ -71,6 +71,7 @@ def collector(*, host: str = "127.0.0.1", port: int, seed: int, log_path: Path, 
 
 def detector(
     *,
+    host: str | None = None,
     port: int,
     prometheus_url: str,
     collector_url: str,
@@ -90,7 +91,10 @@ def detector(
     reading ``models:/MODEL_NAME@champion`` from ``tracking_uri`` (default: the store
     ``aiops train`` writes).
     """
-    argv = aiops_argv("detect", "--prometheus-url", prometheus_url, "--collector-url", collector_url, "--port", str(port))
+    argv = aiops_argv("detect", "--prometheus-url", prometheus_url, "--collector-url", collector_url)
+    if host is not None:
+        argv += ("--host", host)
+    argv += ("--port", str(port))
     for option, seconds in (
         ("--min-history", min_history_seconds),
         ("--infer-every", infer_every_seconds),
@@ -109,17 +113,18 @@ def detector(
         argv += ("--tracking-uri", tracking_uri)
     if model_name is not None:
         argv += ("--model-name", model_name)
-    url = url_for("127.0.0.1", port)
+    url = url_for(local_host(host or "127.0.0.1"), port)
     name = "champion" if model_source == "registry" else "detector"
     return ProcessSpec(name, argv, url, f"{url}/healthz", ready_timeout_seconds=120.0)
 
 
-def responder(*, port: int, collector_url: str, log_path: Path, remediate: bool) -> ProcessSpec:
+def responder(*, host: str | None = None, port: int, collector_url: str, log_path: Path, remediate: bool) -> ProcessSpec:
     """``aiops responder``: Alertmanager's webhook receiver, remediating only when told to."""
+    argv = aiops_argv("responder") + (("--host", host) if host is not None else ())
     # said either way, so a variable inherited from the shell cannot turn remediation on behind the caller's back
-    argv = aiops_argv("responder", "--port", str(port), "--collector-url", collector_url, "--log", str(log_path),
-                      "--remediate" if remediate else "--no-remediate")  # fmt: skip
-    url = url_for("127.0.0.1", port)
+    argv += ("--port", str(port), "--collector-url", collector_url, "--log", str(log_path),
+             "--remediate" if remediate else "--no-remediate")  # fmt: skip
+    url = url_for(local_host(host or "127.0.0.1"), port)
     return ProcessSpec("responder", argv, url, f"{url}/healthz")
 
 
