@@ -55,10 +55,10 @@ def grafana_links(grafana_url: str | None) -> dict[str, str] | None:
     """The kit's dashboards at ``grafana_url`` by their fixed uids, or None without a URL."""
     if not grafana_url:
         return None
-    from dashboards import EXPLORER_UID, FLEET_UID, HEALTH_UID, SCOREBOARD_UID  # lazy: the package loads Grafana's SDK (seconds); needed only with a Grafana URL
+    from dashboards import EXPLORER_UID, FLEET_UID, HEALTH_UID, MLOPS_UID, SCOREBOARD_UID  # lazy: the package loads Grafana's SDK (seconds); needed only with a Grafana URL
 
     base = grafana_url.rstrip("/")
-    uids = {"fleet": FLEET_UID, "explorer": EXPLORER_UID, "scoreboard": SCOREBOARD_UID, "health": HEALTH_UID}
+    uids = {"fleet": FLEET_UID, "explorer": EXPLORER_UID, "scoreboard": SCOREBOARD_UID, "health": HEALTH_UID, "mlops": MLOPS_UID}
     return {name: f"{base}/d/{uid}" for name, uid in uids.items()}
 
 

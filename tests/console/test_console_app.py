@@ -130,6 +130,7 @@ def test_config_lists_every_signal_and_the_grafana_dashboards_by_uid() -> None:
     body = make_client(grafana_url="http://grafana:3000/").get("/api/config").json()
     assert [s["name"] for s in body["signals"]] == [s.name for s in load_signals().signals]
     assert body["grafana"]["fleet"] == "http://grafana:3000/d/aiops-fleet-overview"
+    assert body["grafana"]["mlops"] == "http://grafana:3000/d/aiops-vs-mlops"
     assert make_client().get("/api/config").json()["grafana"] is None
     assert grafana_links(None) is None
 

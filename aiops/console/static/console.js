@@ -399,7 +399,7 @@ async function drawCharts() {
 function drawGrafana() {
   const nav = document.getElementById("grafana");
   if (!config.grafana) return;
-  const names = { fleet: "Fleet overview", explorer: "Anomaly explorer", scoreboard: "Workshop scoreboard", health: "Detector health" };
+  const names = { fleet: "Fleet overview", explorer: "Anomaly explorer", scoreboard: "Workshop scoreboard", health: "Detector health", mlops: "AIOps vs MLOps" };
   nav.replaceChildren("Grafana: ", ...Object.entries(config.grafana).map(([k, url]) => el("a", { href: url, target: "_blank", rel: "noopener", text: names[k] || k })));
   nav.hidden = false;
 }
