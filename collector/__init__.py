@@ -16,6 +16,8 @@ Errors::
 
     Exception
      ├── CollectorUnreachable        no collector answers at the URL (client)
+     ├── RuntimeError
+     │    └── LogUnavailable         the incident log cannot take an event (the API's 503)
      ├── APIError                    the collector refused a request (client; .status, .body)
      ├── OSError
      │    └── PortInUse              the collector's port is taken
@@ -35,7 +37,7 @@ from ._exposition import FleetCollector, exposition_registry
 from ._families import FAMILIES, Family, Series, fleet_families
 from ._server import CollectorServer, PortInUse, is_loopback, serve
 from ._settings import COLLECTOR_URL_ENV, CollectorSettings, collector_url, collector_url_setting
-from ._store import ACTORS, ConcurrencyLimit, IncidentStore, UnknownIncident, read_log
+from ._store import ACTORS, ConcurrencyLimit, IncidentStore, LogUnavailable, UnknownIncident, read_log
 
 __all__ = [
     "DOC_PATH",
@@ -58,6 +60,7 @@ __all__ = [
     "INCIDENTS_FILE",
     "IncidentRequest",
     "IncidentStore",
+    "LogUnavailable",
     "MANIFEST_FILE",
     "METRICS_FILE",
     "PortInUse",

@@ -12,10 +12,15 @@ Endpoints::
     DELETE /api/incidents            end all and pause the chaos schedule (the panic button)
     GET    /api/chaos                the chaos schedule's state
     POST   /api/chaos/pause|resume
+    POST   /api/actions              a runbook action (``by: "remediation"`` only with the responder's token)
 
 Every error answers JSON ``{"field": ..., "error": ..., "allowed": ...,
-"errors": [...]}`` naming the field and what it may be. Remediation
-(``POST /api/incidents/{id}/remediate``) is left for the detector's issue.
+"errors": [...]}`` naming the field and what it may be (parse errors, unknown
+paths and methods too); a bad value is quoted by a short prefix only. Every
+write goes through :class:`plumbing.guard.RequestGuard` (Host, token off
+loopback, JSON content type, body size); a write the incident log cannot take
+answers 503 and changes nothing. Paths match exactly: no redirect on a trailing
+slash (``DELETE /api/incidents/`` is not the panic button).
 """
 
 from __future__ import annotations
@@ -33,15 +38,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client.exposition import choose_encoder
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from plumbing.errors import short
 from plumbing.grafana import AnnotationPoster, GrafanaSettings, annotation_poster
+from plumbing.guard import TOKEN_SCOPE_KEY, GuardPolicy, RequestGuard
+from plumbing.serving import is_loopback
 from simulator import Catalog, Incident, InvalidIncident, LiveFleet, Snapshot, load_catalog
 
 from ._backfill import history_end_counters
 from ._chaos import ChaosController
 from ._exposition import exposition_registry
 from ._settings import CollectorSettings
-from ._store import IncidentStore, UnknownIncident, describe
+from ._store import IncidentStore, LogUnavailable, UnknownIncident, describe
 
 __all__ = ["CollectorRuntime", "IncidentRequest", "create_app"]
 
@@ -73,7 +82,7 @@ class CollectorRuntime:
         self.clock = clock
         self.started_seconds = clock()
         self.annotations = annotations
-        self.store = IncidentStore(self.catalog, settings.log_path, clock=clock)
+        self.store = IncidentStore(self.catalog, settings.log_path, clock=clock, keep_ended=settings.keep_ended_incidents)
         if annotations is not None:
             self.store.on_event = self._annotate
         if settings.history_dir is not None:
@@ -170,7 +179,29 @@ class ActionRequest(BaseModel):
 
     action: str = Field(description="A remediation named in the catalog (restart, scale_out, rollback, cleanup).")
     service: str = Field(description="A service from the catalog.")
-    by: Literal["api", "cli", "remediation"] = Field("remediation", description="Who acts (recorded in the log).")
+    by: Literal["api", "cli", "remediation"] = Field("api", description="Who acts (recorded in the log); `remediation` only with the responder's token.")
+
+
+#: The fields of each endpoint's body, for "unknown field" and "the body must be a JSON object".
+_MODELS: dict[str, type[BaseModel]] = {"/api/incidents": IncidentRequest, "/api/actions": ActionRequest}
+#: Who a request may say it is, per endpoint.
+_ACTORS: dict[str, list[str]] = {"/api/actions": ["api", "cli", "remediation"]}
+
+
+def guard_policy(settings: CollectorSettings) -> GuardPolicy:
+    """What every request to the collector must show (:mod:`plumbing.guard`): a token off loopback, a JSON write, a known Host."""
+    return GuardPolicy(
+        tokens={"runner": settings.token, "responder": settings.responder_token},
+        require_token=not is_loopback(settings.host),
+        public_names=frozenset(n.strip() for n in settings.public_names.split(",") if n.strip()),
+    )
+
+
+def _parse_error(detail: str) -> str:
+    return (
+        "the body could not be parsed as JSON: it must be UTF-8, nest at most a few hundred levels "
+        f"and hold numbers of at most 4,300 digits ({detail})"
+    )
 
 
 def _problem(field: str, error: str, allowed: Any = None) -> dict[str, Any]:
@@ -184,7 +215,7 @@ def _error_response(status: int, problems: list[dict[str, Any]]) -> JSONResponse
     return JSONResponse({**problems[0], "errors": problems}, status_code=status)
 
 
-def _allowed(catalog: Catalog, field: str, body: Any) -> Any:
+def _allowed(catalog: Catalog, field: str, body: Any, path: str = "/api/incidents") -> Any:
     if field == "kind":
         return list(catalog.kind_names)
     if field == "service":
@@ -199,7 +230,9 @@ def _allowed(catalog: Catalog, field: str, body: Any) -> Any:
             return catalog.kind(kind).intensity.as_dict()
         return {k.name: k.intensity.as_dict() for k in catalog.kinds}
     if field in ("triggered_by", "by"):
-        return list(CLIENT_ACTORS)
+        return _ACTORS.get(path, list(CLIENT_ACTORS))
+    if field == "action":
+        return sorted({k.remediation for k in catalog.kinds if k.remediation})
     return None
 
 
@@ -242,30 +275,47 @@ def create_app(
         title="aiops collector",
         summary="Metrics of a simulated service fleet, and the API that triggers its incidents.",
         lifespan=lifespan,
+        redirect_slashes=False,
     )
     app.state.runtime = rt
+    app.add_middleware(RequestGuard, policy=guard_policy(settings))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            return _error_response(400, [_problem("body", _parse_error(str(exc.detail)))])
+        if exc.status_code == 404:
+            return _error_response(404, [_problem("path", f"no endpoint {short(request.url.path)} (see /docs)")])
+        if exc.status_code == 405:
+            return _error_response(405, [_problem("method", f"{request.method} is not allowed on {short(request.url.path)}")])
+        return _error_response(exc.status_code, [_problem("request", str(exc.detail))])
+
+    @app.exception_handler(LogUnavailable)
+    async def log_unavailable(request: Request, exc: LogUnavailable) -> JSONResponse:
+        # nothing was recorded: the client may retry once the runner has fixed the log
+        return _error_response(503, [_problem("log", str(exc))])
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         body = getattr(exc, "body", None)
+        path = request.url.path
+        fields = sorted(_MODELS.get(path, IncidentRequest).model_fields)
         problems: list[dict[str, Any]] = []
         status = 422
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ())]
             typ = err.get("type", "")
             if typ == "json_invalid":
-                return _error_response(400, [_problem("body", f"the body is not valid JSON ({err.get('ctx', {}).get('error', err['msg'])})")])
+                return _error_response(400, [_problem("body", _parse_error(short(str(err.get("ctx", {}).get("error", err["msg"])), 80)))])
             if loc in (["body"], []) or (typ in ("model_attributes_type", "dict_type") and len(loc) <= 1):
-                return _error_response(
-                    400, [_problem("body", "the body must be a JSON object", sorted(IncidentRequest.model_fields))]
-                )
-            field = loc[-1]
+                return _error_response(400, [_problem("body", "the body must be a JSON object", fields)])
+            field = loc[-1] if loc[0] != "body" or len(loc) > 1 else "body"
             if typ == "extra_forbidden":
-                problems.append(_problem(field, "unknown field", sorted(IncidentRequest.model_fields)))
+                problems.append(_problem(field[:60], "unknown field", fields))
             elif typ == "missing":
-                problems.append(_problem(field, "is required", _allowed(catalog, field, body)))
+                problems.append(_problem(field, "is required", _allowed(catalog, field, body, path)))
             else:
-                problems.append(_problem(field, err.get("msg", "is invalid"), _allowed(catalog, field, body)))
+                problems.append(_problem(field, f"{err.get('msg', 'is invalid')} (got {short(err.get('input'))})", _allowed(catalog, field, body, path)))
         return _error_response(status, problems)
 
     def now_describe(incident: Any) -> dict[str, Any]:
@@ -279,8 +329,10 @@ def create_app(
     @app.get("/healthz", summary="Liveness")
     def healthz() -> dict[str, Any]:
         now = rt.clock()
+        refused = rt.store.write_problem
         return {
-            "status": "ok",
+            "status": "ok" if refused is None else "writes refused",
+            "writes_refused": refused,
             "time_seconds": now,
             "uptime_seconds": now - rt.started_seconds,
             "seed": rt.settings.seed,
@@ -322,24 +374,29 @@ def create_app(
             rt.store.catch_up()
             return now_describe(rt.store.get(incident_id))
         except UnknownIncident:
-            return _error_response(404, [_problem("id", f"no incident with id {incident_id!r}")])
+            return _error_response(404, [_problem("id", f"no incident with id {short(incident_id)} (ended ones are kept for a while only)")])
 
     @app.delete("/api/incidents/{incident_id}", summary="End one incident early")
     def stop(incident_id: str, by: Literal["api", "cli", "scenario"] = Query("api")) -> Any:
         try:
             return now_describe(rt.store.stop(incident_id, by=by))
         except UnknownIncident:
-            return _error_response(404, [_problem("id", f"no incident with id {incident_id!r}")])
+            return _error_response(404, [_problem("id", f"no incident with id {short(incident_id)} (ended ones are kept for a while only)")])
         except ValueError as exc:
             return _error_response(409, [_problem("id", str(exc))])
 
     @app.post("/api/actions", summary="A simulated runbook action: ends the service's incidents it remedies")
-    def act(req: ActionRequest) -> Any:
+    def act(req: ActionRequest, request: Request) -> Any:
+        if req.by == "remediation" and request.scope.get(TOKEN_SCOPE_KEY) != "responder":
+            return _error_response(
+                403,
+                [_problem("by", "'remediation' is accepted only with the responder's token (AIOPS_RESPONDER_TOKEN)", ["api", "cli"])],
+            )
         actions = sorted({k.remediation for k in rt.catalog.kinds if k.remediation})
         if req.action not in actions:
-            return _error_response(422, [_problem("action", f"unknown action {req.action!r}", actions)])
+            return _error_response(422, [_problem("action", f"unknown action {short(req.action)}", actions)])
         if req.service not in rt.catalog.service_names:
-            return _error_response(422, [_problem("service", f"unknown service {req.service!r}", list(rt.catalog.service_names))])
+            return _error_response(422, [_problem("service", f"unknown service {short(req.service)}", list(rt.catalog.service_names))])
         remedied = {k.name for k in rt.catalog.kinds if k.remediation == req.action}
         ended = []
         for inc in rt.store.active():
