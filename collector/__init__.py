@@ -36,7 +36,16 @@ from ._docs import DOC_PATH, incidents_markdown
 from ._exposition import FleetCollector, exposition_registry
 from ._families import FAMILIES, Family, Series, fleet_families
 from ._server import CollectorServer, PortInUse, is_loopback, serve
-from ._settings import COLLECTOR_URL_ENV, CollectorSettings, collector_url, collector_url_setting
+from ._settings import (
+    COLLECTOR_URL_ENV,
+    RESPONDER_TOKEN_ENV,
+    TOKEN_ENV,
+    CollectorSettings,
+    collector_url,
+    collector_url_setting,
+    responder_token_setting,
+    token_setting,
+)
 from ._store import ACTORS, ConcurrencyLimit, IncidentStore, LogUnavailable, UnknownIncident, read_log
 
 __all__ = [
@@ -69,6 +78,10 @@ __all__ = [
     "backfill",
     "collector_url",
     "collector_url_setting",
+    "responder_token_setting",
+    "token_setting",
+    "RESPONDER_TOKEN_ENV",
+    "TOKEN_ENV",
     "create_app",
     "exposition_registry",
     "fleet_families",
