@@ -80,15 +80,16 @@ def loop(prometheus_bin: str, alertmanager_bin: str, fast_signals: Path, tmp_pat
         list(pool.map(load, history.metrics_paths))
     children: list = []
     try:
-        collector = start_collector(root / "collector", seed=SEED, port=collector_port, history_dir=root / "history")
+        token = "loop-responder-token"  # the responder's: Alertmanager sends it, the collector takes its remediation
+        collector = start_collector(root / "collector", seed=SEED, port=collector_port, history_dir=root / "history", responder_token=token)
         children.append(collector.child)
 
-        responder_spec = stack.responder(port=free_port(), collector_url=collector.url, log_path=root / "alerts.jsonl", remediate=True)
+        responder_spec = stack.responder(port=free_port(), collector_url=collector.url, log_path=root / "alerts.jsonl", remediate=True, token=token)
         responder_url = responder_spec.url
         responder = stack.start(responder_spec, log_dir=root)
         children.append(responder)
 
-        alertmanager = stack.start_alertmanager(root, webhook_url=f"{responder_url}/alertmanager", group_wait_seconds=1, group_interval_seconds=1)
+        alertmanager = stack.start_alertmanager(root, webhook_url=f"{responder_url}/alertmanager", group_wait_seconds=1, group_interval_seconds=1, token=token)
         children.append(alertmanager)
 
         detector_port = free_port()
