@@ -39,6 +39,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from evaluation import Score, Scoreboard
@@ -106,6 +107,11 @@ class DetectorService:
         self._seen_until = -np.inf
         self._flagged_now: set[tuple[str, str]] = set()
         self.settling = False
+        #: Samples in the newest row's rate windows over the samples a full window holds (None: not measured).
+        self.completeness_ratio: float | None = None
+        #: The inference period in force: doubled (up to 8x) each time a cycle overran the last one.
+        self.infer_period_seconds = self.infer_every_seconds
+        self.overrun: str | None = None
         self.last_fit_duration_seconds: float | None = None
         self._scheduler: Any = None
         # the scoreboard: the collector's incidents (ground truth) against this detector's detections
@@ -220,13 +226,17 @@ class DetectorService:
             frame = frame.loc[frame.notna().any(axis=1).to_numpy()]
             if frame.empty:
                 raise RuntimeError("no recent data (is the collector scraped?)")
+            newest = frame.index.max()
             frame = self._complete_windows(frame, now, step)
-            if frame.empty:  # just after a start or a scrape gap: rate windows still filling
+            # just after a start or a scrape gap the newest rate windows are still filling: the complete
+            # older rows are scored, but the detector says it is settling until the newest row is complete
+            newest_complete = not frame.empty and frame.index.max() == newest
+            if frame.empty:
                 with self._lock:
                     self.settling = True
                     self._record("success", started)
                 return
-            self.settling = False
+            self.settling = not newest_complete
             rows = model.detect(frame)
             latest = rows.dropna(subset=["value"]).groupby(["service", "signal"], sort=False).tail(1)
             series = {
@@ -335,7 +345,10 @@ class DetectorService:
         if counts is None:
             return frame
         expected = self.signals.completeness_window_seconds / self.infer_every_seconds
-        ok = counts.reindex(frame.index).fillna(0.0) >= self.signals.completeness_min_ratio * expected
+        have = counts.reindex(frame.index).fillna(0.0)
+        if len(have):
+            self.completeness_ratio = float(min(1.0, have.iloc[-1] / expected)) if expected > 0 else 1.0
+        ok = have >= self.signals.completeness_min_ratio * expected
         return frame.loc[ok.to_numpy()]
 
     def _explain(self, model: FleetModel, frame: pd.DataFrame, new: pd.DataFrame) -> list[tuple[Anomaly, dict[str, Any]]]:
@@ -412,8 +425,19 @@ class DetectorService:
             now = self.clock()
             stale = self.last_success_seconds is None or now - self.last_success_seconds > 3 * self.infer_every_seconds + 30
             status = "warming_up" if self.warmup_ratio < 1.0 else ("degraded" if stale else "settling" if self.settling else "ok")
+            reason = {
+                "warming_up": f"{self.warmup_ratio:.0%} of the history needed to fit",
+                "degraded": f"no successful cycle for a while ({self.last_error or 'none yet'})",
+                "settling": "the newest rate windows hold too few samples (after a start or a scrape gap); scoring waits for them",
+                "ok": None,
+            }[status]
             return {
                 "status": status,
+                "ready": status == "ok",
+                "reason": reason,
+                "completeness_ratio": self.completeness_ratio,
+                "infer_period_seconds": self.infer_period_seconds,
+                "overrun": self.overrun,
                 "warmup_ratio": self.warmup_ratio,
                 "history_seconds": self.history_seconds,
                 "history_needed_seconds": self.settings.min_history_seconds,
@@ -434,8 +458,30 @@ class DetectorService:
         scheduler.add_job(self.infer_cycle, "interval", seconds=self.infer_every_seconds, id="infer", **common)
         if self.scoreboard is not None:
             scheduler.add_job(self.score_cycle, "interval", seconds=self.infer_every_seconds, id="score", **common)
+        scheduler.add_listener(lambda event: self.cycle_overran(event.job_id), EVENT_JOB_MAX_INSTANCES)
         scheduler.start()
         self._scheduler = scheduler
+
+    def cycle_overran(self, job_id: str) -> float | None:
+        """A run of ``job_id`` was skipped because the last one still ran: back off (double the period, at most 8x), say so once per step.
+
+        Returns the new inference period, or None when nothing changed.
+        """
+        if job_id != "infer":
+            return None
+        with self._lock:
+            longest = 8 * self.infer_every_seconds
+            if self.infer_period_seconds >= longest:
+                return None
+            self.infer_period_seconds = min(longest, 2 * self.infer_period_seconds)
+            self.overrun = (
+                f"an inference cycle took longer than its {self.infer_period_seconds / 2:g} s period; "
+                f"now every {self.infer_period_seconds:g} s"
+            )
+            log.warning("%s", self.overrun)
+            if self._scheduler is not None:
+                self._scheduler.reschedule_job("infer", trigger="interval", seconds=self.infer_period_seconds)
+            return self.infer_period_seconds
 
     def stop(self) -> None:
         if self._scheduler is not None:
