@@ -38,12 +38,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client.exposition import choose_encoder
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plumbing.errors import short
 from plumbing.grafana import AnnotationPoster, GrafanaSettings, annotation_poster
 from plumbing.guard import TOKEN_SCOPE_KEY, GuardPolicy, RequestGuard
-from plumbing.serving import is_loopback
+from plumbing.serving import is_loopback, json_errors
 from simulator import Catalog, Incident, InvalidIncident, LiveFleet, Snapshot, load_catalog
 
 from ._backfill import history_end_counters
@@ -280,15 +279,7 @@ def create_app(
     app.state.runtime = rt
     app.add_middleware(RequestGuard, policy=guard_policy(settings))
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        if exc.status_code == 400:
-            return _error_response(400, [_problem("body", _parse_error(str(exc.detail)))])
-        if exc.status_code == 404:
-            return _error_response(404, [_problem("path", f"no endpoint {short(request.url.path)} (see /docs)")])
-        if exc.status_code == 405:
-            return _error_response(405, [_problem("method", f"{request.method} is not allowed on {short(request.url.path)}")])
-        return _error_response(exc.status_code, [_problem("request", str(exc.detail))])
+    json_errors(app)  # unknown paths, wrong methods, unparsable bodies; the request models' errors are answered below
 
     @app.exception_handler(LogUnavailable)
     async def log_unavailable(request: Request, exc: LogUnavailable) -> JSONResponse:

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from plumbing.guard import GuardPolicy, RequestGuard
+from plumbing.serving import json_errors
 
 from ._exposition import DetectorCollector
 from ._service import DetectorService
@@ -28,6 +29,7 @@ def create_app(service: DetectorService, registry: CollectorRegistry | None = No
     reg.register(DetectorCollector(service.snapshot))
     app = FastAPI(title="aiops detector", description="Interpretable anomaly detection over the fleet's signals.", redirect_slashes=False)
     app.add_middleware(RequestGuard, policy=GuardPolicy())
+    json_errors(app)
 
     @app.get("/metrics")
     def metrics() -> Response:

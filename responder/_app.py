@@ -33,6 +33,7 @@ from collector import APIError, CollectorClient, CollectorUnreachable
 from plumbing.errors import short
 from plumbing.guard import GuardPolicy, RequestGuard
 from plumbing.monitoring import alert_names
+from plumbing.serving import json_errors
 from simulator import load_catalog
 
 from ._runbook import Step, load_runbook
@@ -235,6 +236,7 @@ def create_app(responder: Responder, *, policy: GuardPolicy | None = None) -> Fa
     app.add_middleware(
         RequestGuard, policy=policy or GuardPolicy(tokens={"responder": responder.token}, require_token=bool(responder.token))
     )
+    json_errors(app)
     names = alert_names()
     services = load_catalog().service_names
 
