@@ -128,11 +128,13 @@ class CollectorRuntime:
         """The fleet at the clock's time (counters integrated up to it) and the incidents active then."""
         with self._fleet_lock:
             now = self.clock()
-            # incidents over for more than a day cannot touch the ticks still to integrate
-            return self.fleet.advance(now, self.store.relevant(now, 86400.0))
+            # only incidents not over before the last integrated tick can touch the ticks still to integrate
+            window = max(0.0, now - self.fleet.integrated_until_seconds) + 2 * self.fleet.tick_seconds
+            return self.fleet.advance(now, self.store.relevant(now, window))
 
     def tick(self) -> None:
-        """The scheduled tick: log incident starts and ends as they happen."""
+        """The scheduled tick: notice a vanished log file, and log incident starts and ends as they happen."""
+        self.store.check_log()
         self.store.catch_up()
 
     def start(self) -> None:
@@ -320,7 +322,7 @@ def create_app(
     @app.get("/healthz", summary="Liveness")
     def healthz() -> dict[str, Any]:
         now = rt.clock()
-        refused = rt.store.write_problem
+        refused = rt.store.check_log()
         return {
             "status": "ok" if refused is None else "writes refused",
             "writes_refused": refused,

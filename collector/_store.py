@@ -219,6 +219,16 @@ class IncidentStore:
         if _identity(st) != self._identity:
             raise self._refuse(f"{where} was replaced by another file (moved or rotated?); writes are refused until the collector restarts", latch=True)
 
+    def check_log(self) -> str | None:
+        """Check now that the log's path still names the open file (health and the tick call it); returns :attr:`write_problem`."""
+        with self._lock:
+            if self._fd is not None and not self._latched:
+                try:
+                    self._check_file(self._fd)
+                except LogUnavailable:
+                    pass
+            return self.write_problem
+
     def _write_raw(self, text: str) -> None:
         """Write one whole line, unbuffered, and fsync it; raise :class:`LogUnavailable` (nothing kept) otherwise."""
         if self._fd is None:

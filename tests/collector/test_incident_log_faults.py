@@ -69,6 +69,18 @@ def test_a_deleted_log_folder_refuses_every_write_until_restart(tmp_path: Path, 
     assert not path.exists() or read_jsonl(path) == []
 
 
+def test_health_notices_a_deleted_log_before_any_write(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "logs" / "incidents.jsonl"
+    rt = CollectorRuntime(CollectorSettings(log_path=path, seed=3), clock=clock)
+    try:
+        api = TestClient(create_app(runtime=rt, scheduler=False), base_url="http://127.0.0.1")
+        assert api.get("/healthz").json()["status"] == "ok"
+        shutil.rmtree(tmp_path / "logs")
+        assert api.get("/healthz").json()["status"] == "writes refused"  # said before anyone tries to write
+    finally:
+        rt.close()
+
+
 def test_a_replaced_log_file_is_caught_before_the_next_write(log_path: Path, clock: FakeClock) -> None:
     with IncidentStore(CATALOG, log_path, clock=clock) as store:
         store.trigger(kind="cpu_hog", service="checkout", duration_seconds=60)
