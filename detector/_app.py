@@ -1,9 +1,9 @@
 """The detector's HTTP surface: /metrics, the JSON API (anomalies, detected incidents, scoreboard), /healthz and /readyz.
 
 ``/healthz`` always answers 200 while the process lives (liveness) and says how it is doing;
-``/readyz`` answers 503 unless the detector is scoring complete data (``status`` ``ok``), so a
-probe or an orchestrator can tell a detector that is warming up, settling after a scrape gap
-or failing its cycles. The detector takes no writes; the shared guard still bounds bodies.
+``/readyz`` answers 503 unless the detector is scoring complete data (``status`` ``ok`` and
+the last cycle succeeded), so a probe or an orchestrator can tell a detector that is warming
+up, settling after a scrape gap or failing its cycles. The detector takes no writes; the shared guard still bounds bodies.
 """
 
 from __future__ import annotations

@@ -431,9 +431,11 @@ class DetectorService:
                 "settling": "the newest rate windows hold too few samples (after a start or a scrape gap); scoring waits for them",
                 "ok": None,
             }[status]
+            if status == "ok" and self.last_error is not None:
+                reason = f"the last cycle failed: {self.last_error}"
             return {
                 "status": status,
-                "ready": status == "ok",
+                "ready": status == "ok" and self.last_error is None,
                 "reason": reason,
                 "completeness_ratio": self.completeness_ratio,
                 "infer_period_seconds": self.infer_period_seconds,

@@ -272,6 +272,8 @@ def test_the_detector_survives_prometheus_going_away_and_recovers(loop: Loop) ->
         )
         assert loop.detector.alive(), "the detector stays up"
         assert degraded["last_error"]
+        not_ready = httpx.get(f"{loop.detector_url}/readyz", timeout=5)  # health stays 200 (liveness); readiness does not
+        assert not_ready.status_code == 503 and not_ready.json()["ready"] is False and not_ready.json()["reason"]
         text = httpx.get(f"{loop.detector_url}/metrics").text
         assert 'aiops_detector_runs_total{outcome="failure"}' in text
     finally:
@@ -292,3 +294,4 @@ def test_the_detector_survives_prometheus_going_away_and_recovers(loop: Loop) ->
         timeout_seconds=FAST_RATE_WINDOW_SECONDS + 30,
     )
     assert recovered["status"] == "ok"
+    assert loop.api.poll("ready again", lambda: httpx.get(f"{loop.detector_url}/readyz", timeout=5).status_code == 200, timeout_seconds=30)
