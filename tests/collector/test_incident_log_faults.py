@@ -135,3 +135,14 @@ def test_only_recent_ended_incidents_stay_in_memory(log_path: Path, clock: FakeC
     with IncidentStore(CATALOG, log_path, clock=clock, keep_ended=5) as store:  # after a restart too
         assert len(store.incidents()) == 6
     assert sum(r["event"] == "triggered" for r in read_jsonl(log_path)) == 31  # the log keeps them all
+
+
+def test_a_chaos_round_is_skipped_while_the_log_refuses_writes(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "logs" / "incidents.jsonl"
+    rt = CollectorRuntime(CollectorSettings(log_path=path, seed=3, chaos_every_seconds=60), clock=clock)
+    try:
+        shutil.rmtree(tmp_path / "logs")
+        assert rt.chaos.run_round() is None and "deleted" in rt.chaos.status()["last"]["skipped"]
+        assert rt.store.incidents() == []
+    finally:
+        rt.close()
