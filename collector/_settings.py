@@ -34,12 +34,12 @@ RESPONDER_TOKEN_ENV = "AIOPS_RESPONDER_TOKEN"
 
 def token_setting() -> Any:
     """The runner's token field (``AIOPS_TOKEN``), shared by the collector and its clients."""
-    return shared(TOKEN_ENV, "", secret=True)
+    return shared(TOKEN_ENV, "", secret=True, shown_default="empty (generated and printed off loopback)")
 
 
 def responder_token_setting() -> Any:
     """The responder's token field (``AIOPS_RESPONDER_TOKEN``), shared by the collector and the responder."""
-    return shared(RESPONDER_TOKEN_ENV, "", secret=True)
+    return shared(RESPONDER_TOKEN_ENV, "", secret=True, shown_default="empty")
 
 #: The variable with the URL of the collector its clients talk to (shared by every service).
 COLLECTOR_URL_ENV = "AIOPS_COLLECTOR_URL"

@@ -75,6 +75,12 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
+    if settings.remediate and not settings.token:
+        print(
+            "warning: --remediate without AIOPS_RESPONDER_TOKEN: the collector takes remediation only with the "
+            "responder's token, so set the same AIOPS_RESPONDER_TOKEN for the collector and the responder",
+            file=sys.stderr,
+        )
     responder = Responder.from_settings(settings)
     state = "on" if settings.remediate else "off"
     print(
