@@ -167,16 +167,16 @@ def _cmd_collector(args: argparse.Namespace) -> int:
         + (f"\n  annotating incidents in Grafana at {grafana.url}" if grafana.url and grafana.annotations else ""),
         flush=True,
     )
-    from collector import HistoryError
+    from collector import HistoryError, LogUnavailable
 
     try:
         app = create_app(settings, grafana=grafana)
     except HistoryError as exc:
         sock.close()
         raise UsageError(f"--continue-history: {exc}") from None
-    except OSError as exc:
+    except (OSError, LogUnavailable) as exc:
         sock.close()
-        raise UsageError(f"cannot open the incident log {settings.log_path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot open the incident log {settings.log_path}: {getattr(exc, 'strerror', None) or exc}") from None
     serve(settings, sock=sock, app=app)
     return 0
 
