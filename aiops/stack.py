@@ -11,7 +11,9 @@ here, so what the tests start is what the demo starts:
   the ports in use: :func:`start_prometheus`, :func:`start_alertmanager`.
 
 Every address is on loopback unless a host is given; ports are chosen by the caller
-(:func:`plumbing.procs.free_port` for a free one).
+(:func:`plumbing.procs.free_port` for a free one). Tokens reach a child through its
+environment (``AIOPS_TOKEN``, ``AIOPS_RESPONDER_TOKEN``), never its command line, which
+anyone on the machine can read.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class ProcessSpec:
     url: str
     ready_url: str  # answers 2xx once ready
     ready_timeout_seconds: float = 60.0
+    env: tuple[tuple[str, str], ...] = ()  # variables added to the child's environment (tokens)
 
     @property
     def port(self) -> int:
@@ -60,13 +63,30 @@ def aiops_argv(*args: str) -> tuple[str, ...]:
     return (sys.executable, "-m", "aiops", *args)
 
 
-def collector(*, host: str = "127.0.0.1", port: int, seed: int, log_path: Path, history_dir: Path | None = None) -> ProcessSpec:
-    """``aiops collector``: the simulated fleet's /metrics and the incident API (its history continued with ``history_dir``)."""
+def _token_env(**tokens: str | None) -> tuple[tuple[str, str], ...]:
+    return tuple((name, value) for name, value in tokens.items() if value)
+
+
+def collector(
+    *,
+    host: str = "127.0.0.1",
+    port: int,
+    seed: int,
+    log_path: Path,
+    history_dir: Path | None = None,
+    token: str | None = None,
+    responder_token: str | None = None,
+) -> ProcessSpec:
+    """``aiops collector``: the simulated fleet's /metrics and the incident API (its history continued with ``history_dir``).
+
+    ``token`` is the runner's (writes off loopback), ``responder_token`` the one whose actions count as remediation.
+    """
     argv = aiops_argv("collector", "--host", host, "--port", str(port), "--seed", str(seed), "--log", str(log_path))
     if history_dir is not None:
         argv += ("--continue-history", str(history_dir))
     url = url_for(local_host(host), port)
-    return ProcessSpec("collector", argv, url, f"{url}/healthz")
+    env = _token_env(AIOPS_TOKEN=token, AIOPS_RESPONDER_TOKEN=responder_token)
+    return ProcessSpec("collector", argv, url, f"{url}/healthz", env=env)
 
 
 def detector(
@@ -118,14 +138,16 @@ def detector(
     return ProcessSpec(name, argv, url, f"{url}/healthz", ready_timeout_seconds=120.0)
 
 
-def responder(*, host: str | None = None, port: int, collector_url: str, log_path: Path, remediate: bool) -> ProcessSpec:
-    """``aiops responder``: Alertmanager's webhook receiver, remediating only when told to."""
+def responder(
+    *, host: str | None = None, port: int, collector_url: str, log_path: Path, remediate: bool, token: str | None = None
+) -> ProcessSpec:
+    """``aiops responder``: Alertmanager's webhook receiver, remediating only when told to (``token``: the responder's own)."""
     argv = aiops_argv("responder") + (("--host", host) if host is not None else ())
     # said either way, so a variable inherited from the shell cannot turn remediation on behind the caller's back
     argv += ("--port", str(port), "--collector-url", collector_url, "--log", str(log_path),
              "--remediate" if remediate else "--no-remediate")  # fmt: skip
     url = url_for(local_host(host or "127.0.0.1"), port)
-    return ProcessSpec("responder", argv, url, f"{url}/healthz")
+    return ProcessSpec("responder", argv, url, f"{url}/healthz", env=_token_env(AIOPS_RESPONDER_TOKEN=token))
 
 
 def console(
@@ -137,8 +159,9 @@ def console(
     prometheus_url: str | None = None,
     signals_path: Path | None = None,
     refresh_every_seconds: float | None = None,
+    token: str | None = None,
 ) -> ProcessSpec:
-    """``aiops console``: the trainee console over the collector, the detector and Prometheus (the charts)."""
+    """``aiops console``: the trainee console over the collector, the detector and Prometheus (the charts); ``token``: the runner's, for its writes."""
     argv = aiops_argv("console", "--host", host, "--port", str(port), "--collector-url", collector_url)
     for option, value in (("--detector-url", detector_url), ("--prometheus-url", prometheus_url), ("--signals", signals_path)):
         if value is not None:
@@ -146,7 +169,7 @@ def console(
     if refresh_every_seconds is not None:
         argv += ("--refresh-every", f"{refresh_every_seconds:g}s")
     url = url_for(local_host(host), port)
-    return ProcessSpec("console", argv, url, f"{url}/api/config")
+    return ProcessSpec("console", argv, url, f"{url}/api/config", env=_token_env(AIOPS_TOKEN=token))
 
 
 def train_argv(
@@ -169,7 +192,7 @@ def wait_ready(child: Child, spec: ProcessSpec) -> None:
 
 def start(spec: ProcessSpec, *, log_dir: Path, cwd: Path | None = None, wait: bool = True) -> Child:
     """Spawn ``spec`` with its output in ``log_dir/<name>.log``; unless ``wait`` is false, wait until it is ready."""
-    child = spawn(spec.name, spec.argv, log_path=log_dir / f"{spec.name}.log", cwd=cwd)
+    child = spawn(spec.name, spec.argv, log_path=log_dir / f"{spec.name}.log", cwd=cwd, env=dict(spec.env) or None)
     if wait:
         try:
             wait_ready(child, spec)
@@ -180,13 +203,25 @@ def start(spec: ProcessSpec, *, log_dir: Path, cwd: Path | None = None, wait: bo
 
 
 def start_alertmanager(
-    run_dir: Path, *, webhook_url: str, group_wait_seconds: float | None = None, group_interval_seconds: float | None = None
+    run_dir: Path,
+    *,
+    webhook_url: str,
+    group_wait_seconds: float | None = None,
+    group_interval_seconds: float | None = None,
+    token: str | None = None,
 ) -> binaries.Server:
-    """Alertmanager on a free loopback port (clustering off) with the project's config, sending to ``webhook_url``."""
+    """Alertmanager on a free loopback port (clustering off) with the project's config, sending to ``webhook_url``.
+
+    With ``token`` (the responder's) every notification carries it; the rendered config is then readable by its owner only.
+    """
     config = run_dir / "alertmanager.yml"
     config.parent.mkdir(parents=True, exist_ok=True)
+    config.touch(mode=0o600)
+    config.chmod(0o600)
     config.write_text(
-        monitoring.render_alertmanager_config(webhook_url, group_wait_seconds=group_wait_seconds, group_interval_seconds=group_interval_seconds)
+        monitoring.render_alertmanager_config(
+            webhook_url, group_wait_seconds=group_wait_seconds, group_interval_seconds=group_interval_seconds, token=token
+        )
     )
     return binaries.start_alertmanager(config, storage_dir=run_dir / "alertmanager-data", log_path=run_dir / "alertmanager.log")
 

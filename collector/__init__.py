@@ -16,6 +16,8 @@ Errors::
 
     Exception
      ├── CollectorUnreachable        no collector answers at the URL (client)
+     ├── RuntimeError
+     │    └── LogUnavailable         the incident log cannot take an event (the API's 503)
      ├── APIError                    the collector refused a request (client; .status, .body)
      ├── OSError
      │    └── PortInUse              the collector's port is taken
@@ -34,8 +36,17 @@ from ._docs import DOC_PATH, incidents_markdown
 from ._exposition import FleetCollector, exposition_registry
 from ._families import FAMILIES, Family, Series, fleet_families
 from ._server import CollectorServer, PortInUse, is_loopback, serve
-from ._settings import COLLECTOR_URL_ENV, CollectorSettings, collector_url, collector_url_setting
-from ._store import ACTORS, ConcurrencyLimit, IncidentStore, UnknownIncident, read_log
+from ._settings import (
+    COLLECTOR_URL_ENV,
+    RESPONDER_TOKEN_ENV,
+    TOKEN_ENV,
+    CollectorSettings,
+    collector_url,
+    collector_url_setting,
+    responder_token_setting,
+    token_setting,
+)
+from ._store import ACTORS, ConcurrencyLimit, IncidentStore, LogUnavailable, UnknownIncident, read_log
 
 __all__ = [
     "DOC_PATH",
@@ -58,6 +69,7 @@ __all__ = [
     "INCIDENTS_FILE",
     "IncidentRequest",
     "IncidentStore",
+    "LogUnavailable",
     "MANIFEST_FILE",
     "METRICS_FILE",
     "PortInUse",
@@ -66,6 +78,10 @@ __all__ = [
     "backfill",
     "collector_url",
     "collector_url_setting",
+    "responder_token_setting",
+    "token_setting",
+    "RESPONDER_TOKEN_ENV",
+    "TOKEN_ENV",
     "create_app",
     "exposition_registry",
     "fleet_families",

@@ -12,10 +12,15 @@ Endpoints::
     DELETE /api/incidents            end all and pause the chaos schedule (the panic button)
     GET    /api/chaos                the chaos schedule's state
     POST   /api/chaos/pause|resume
+    POST   /api/actions              a runbook action (``by: "remediation"`` only with the responder's token)
 
 Every error answers JSON ``{"field": ..., "error": ..., "allowed": ...,
-"errors": [...]}`` naming the field and what it may be. Remediation
-(``POST /api/incidents/{id}/remediate``) is left for the detector's issue.
+"errors": [...]}`` naming the field and what it may be (parse errors, unknown
+paths and methods too); a bad value is quoted by a short prefix only. Every
+write goes through :class:`plumbing.guard.RequestGuard` (Host, token off
+loopback, JSON content type, body size); a write the incident log cannot take
+answers 503 and changes nothing. Paths match exactly: no redirect on a trailing
+slash (``DELETE /api/incidents/`` is not the panic button).
 """
 
 from __future__ import annotations
@@ -34,14 +39,17 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client.exposition import choose_encoder
 from pydantic import BaseModel, ConfigDict, Field
 
+from plumbing.errors import short
 from plumbing.grafana import AnnotationPoster, GrafanaSettings, annotation_poster
+from plumbing.guard import TOKEN_SCOPE_KEY, GuardPolicy, RequestGuard
+from plumbing.serving import is_loopback, json_errors
 from simulator import Catalog, Incident, InvalidIncident, LiveFleet, Snapshot, load_catalog
 
 from ._backfill import history_end_counters
 from ._chaos import ChaosController
 from ._exposition import exposition_registry
 from ._settings import CollectorSettings
-from ._store import IncidentStore, UnknownIncident, describe
+from ._store import IncidentStore, LogUnavailable, UnknownIncident, describe
 
 __all__ = ["CollectorRuntime", "IncidentRequest", "create_app"]
 
@@ -73,7 +81,7 @@ class CollectorRuntime:
         self.clock = clock
         self.started_seconds = clock()
         self.annotations = annotations
-        self.store = IncidentStore(self.catalog, settings.log_path, clock=clock)
+        self.store = IncidentStore(self.catalog, settings.log_path, clock=clock, keep_ended=settings.keep_ended_incidents)
         if annotations is not None:
             self.store.on_event = self._annotate
         if settings.history_dir is not None:
@@ -120,11 +128,13 @@ class CollectorRuntime:
         """The fleet at the clock's time (counters integrated up to it) and the incidents active then."""
         with self._fleet_lock:
             now = self.clock()
-            # incidents over for more than a day cannot touch the ticks still to integrate
-            return self.fleet.advance(now, self.store.relevant(now, 86400.0))
+            # only incidents not over before the last integrated tick can touch the ticks still to integrate
+            window = max(0.0, now - self.fleet.integrated_until_seconds) + 2 * self.fleet.tick_seconds
+            return self.fleet.advance(now, self.store.relevant(now, window))
 
     def tick(self) -> None:
-        """The scheduled tick: log incident starts and ends as they happen."""
+        """The scheduled tick: notice a vanished log file, and log incident starts and ends as they happen."""
+        self.store.check_log()
         self.store.catch_up()
 
     def start(self) -> None:
@@ -170,7 +180,29 @@ class ActionRequest(BaseModel):
 
     action: str = Field(description="A remediation named in the catalog (restart, scale_out, rollback, cleanup).")
     service: str = Field(description="A service from the catalog.")
-    by: Literal["api", "cli", "remediation"] = Field("remediation", description="Who acts (recorded in the log).")
+    by: Literal["api", "cli", "remediation"] = Field("api", description="Who acts (recorded in the log); `remediation` only with the responder's token.")
+
+
+#: The fields of each endpoint's body, for "unknown field" and "the body must be a JSON object".
+_MODELS: dict[str, type[BaseModel]] = {"/api/incidents": IncidentRequest, "/api/actions": ActionRequest}
+#: Who a request may say it is, per endpoint.
+_ACTORS: dict[str, list[str]] = {"/api/actions": ["api", "cli", "remediation"]}
+
+
+def guard_policy(settings: CollectorSettings) -> GuardPolicy:
+    """What every request to the collector must show (:mod:`plumbing.guard`): a token off loopback, a JSON write, a known Host."""
+    return GuardPolicy(
+        tokens={"runner": settings.token, "responder": settings.responder_token},
+        require_token=not is_loopback(settings.host),
+        public_names=frozenset(n.strip() for n in settings.public_names.split(",") if n.strip()),
+    )
+
+
+def _parse_error(detail: str) -> str:
+    return (
+        "the body could not be parsed as JSON: it must be UTF-8, nest at most a few hundred levels "
+        f"and hold numbers of at most 4,300 digits ({detail})"
+    )
 
 
 def _problem(field: str, error: str, allowed: Any = None) -> dict[str, Any]:
@@ -184,7 +216,7 @@ def _error_response(status: int, problems: list[dict[str, Any]]) -> JSONResponse
     return JSONResponse({**problems[0], "errors": problems}, status_code=status)
 
 
-def _allowed(catalog: Catalog, field: str, body: Any) -> Any:
+def _allowed(catalog: Catalog, field: str, body: Any, path: str = "/api/incidents") -> Any:
     if field == "kind":
         return list(catalog.kind_names)
     if field == "service":
@@ -199,7 +231,9 @@ def _allowed(catalog: Catalog, field: str, body: Any) -> Any:
             return catalog.kind(kind).intensity.as_dict()
         return {k.name: k.intensity.as_dict() for k in catalog.kinds}
     if field in ("triggered_by", "by"):
-        return list(CLIENT_ACTORS)
+        return _ACTORS.get(path, list(CLIENT_ACTORS))
+    if field == "action":
+        return sorted({k.remediation for k in catalog.kinds if k.remediation})
     return None
 
 
@@ -242,30 +276,39 @@ def create_app(
         title="aiops collector",
         summary="Metrics of a simulated service fleet, and the API that triggers its incidents.",
         lifespan=lifespan,
+        redirect_slashes=False,
     )
     app.state.runtime = rt
+    app.add_middleware(RequestGuard, policy=guard_policy(settings))
+
+    json_errors(app)  # unknown paths, wrong methods, unparsable bodies; the request models' errors are answered below
+
+    @app.exception_handler(LogUnavailable)
+    async def log_unavailable(request: Request, exc: LogUnavailable) -> JSONResponse:
+        # nothing was recorded: the client may retry once the runner has fixed the log
+        return _error_response(503, [_problem("log", str(exc))])
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         body = getattr(exc, "body", None)
+        path = request.url.path
+        fields = sorted(_MODELS.get(path, IncidentRequest).model_fields)
         problems: list[dict[str, Any]] = []
         status = 422
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ())]
             typ = err.get("type", "")
             if typ == "json_invalid":
-                return _error_response(400, [_problem("body", f"the body is not valid JSON ({err.get('ctx', {}).get('error', err['msg'])})")])
+                return _error_response(400, [_problem("body", _parse_error(short(str(err.get("ctx", {}).get("error", err["msg"])), 80)))])
             if loc in (["body"], []) or (typ in ("model_attributes_type", "dict_type") and len(loc) <= 1):
-                return _error_response(
-                    400, [_problem("body", "the body must be a JSON object", sorted(IncidentRequest.model_fields))]
-                )
-            field = loc[-1]
+                return _error_response(400, [_problem("body", "the body must be a JSON object", fields)])
+            field = loc[-1] if loc[0] != "body" or len(loc) > 1 else "body"
             if typ == "extra_forbidden":
-                problems.append(_problem(field, "unknown field", sorted(IncidentRequest.model_fields)))
+                problems.append(_problem(field[:60], "unknown field", fields))
             elif typ == "missing":
-                problems.append(_problem(field, "is required", _allowed(catalog, field, body)))
+                problems.append(_problem(field, "is required", _allowed(catalog, field, body, path)))
             else:
-                problems.append(_problem(field, err.get("msg", "is invalid"), _allowed(catalog, field, body)))
+                problems.append(_problem(field, f"{err.get('msg', 'is invalid')} (got {short(err.get('input'))})", _allowed(catalog, field, body, path)))
         return _error_response(status, problems)
 
     def now_describe(incident: Any) -> dict[str, Any]:
@@ -279,8 +322,10 @@ def create_app(
     @app.get("/healthz", summary="Liveness")
     def healthz() -> dict[str, Any]:
         now = rt.clock()
+        refused = rt.store.check_log()
         return {
-            "status": "ok",
+            "status": "ok" if refused is None else "writes refused",
+            "writes_refused": refused,
             "time_seconds": now,
             "uptime_seconds": now - rt.started_seconds,
             "seed": rt.settings.seed,
@@ -322,24 +367,29 @@ def create_app(
             rt.store.catch_up()
             return now_describe(rt.store.get(incident_id))
         except UnknownIncident:
-            return _error_response(404, [_problem("id", f"no incident with id {incident_id!r}")])
+            return _error_response(404, [_problem("id", f"no incident with id {short(incident_id)} (ended ones are kept for a while only)")])
 
     @app.delete("/api/incidents/{incident_id}", summary="End one incident early")
     def stop(incident_id: str, by: Literal["api", "cli", "scenario"] = Query("api")) -> Any:
         try:
             return now_describe(rt.store.stop(incident_id, by=by))
         except UnknownIncident:
-            return _error_response(404, [_problem("id", f"no incident with id {incident_id!r}")])
+            return _error_response(404, [_problem("id", f"no incident with id {short(incident_id)} (ended ones are kept for a while only)")])
         except ValueError as exc:
             return _error_response(409, [_problem("id", str(exc))])
 
     @app.post("/api/actions", summary="A simulated runbook action: ends the service's incidents it remedies")
-    def act(req: ActionRequest) -> Any:
+    def act(req: ActionRequest, request: Request) -> Any:
+        if req.by == "remediation" and request.scope.get(TOKEN_SCOPE_KEY) != "responder":
+            return _error_response(
+                403,
+                [_problem("by", "'remediation' is accepted only with the responder's token (AIOPS_RESPONDER_TOKEN)", ["api", "cli"])],
+            )
         actions = sorted({k.remediation for k in rt.catalog.kinds if k.remediation})
         if req.action not in actions:
-            return _error_response(422, [_problem("action", f"unknown action {req.action!r}", actions)])
+            return _error_response(422, [_problem("action", f"unknown action {short(req.action)}", actions)])
         if req.service not in rt.catalog.service_names:
-            return _error_response(422, [_problem("service", f"unknown service {req.service!r}", list(rt.catalog.service_names))])
+            return _error_response(422, [_problem("service", f"unknown service {short(req.service)}", list(rt.catalog.service_names))])
         remedied = {k.name for k in rt.catalog.kinds if k.remediation == req.action}
         ended = []
         for inc in rt.store.active():

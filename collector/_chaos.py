@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from simulator import ChaosSchedule, InvalidIncident
 
-from ._store import IncidentStore, describe
+from ._store import IncidentStore, LogUnavailable, describe
 
 __all__ = ["ChaosController"]
 
@@ -80,7 +80,7 @@ class ChaosController:
                     duration_seconds=pick.duration_seconds,
                     by="chaos",
                 )
-            except InvalidIncident as exc:
+            except (InvalidIncident, LogUnavailable) as exc:  # over the limit, or the log refuses writes: skip this round
                 log.warning("chaos round %d skipped: %s", number, exc)
                 self.last = {"round": number, "skipped": str(exc)}
                 return None

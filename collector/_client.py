@@ -45,11 +45,18 @@ class APIError(Exception):
 
 
 class CollectorClient:
-    """Calls a collector's API at ``url``; ``transport`` lets tests inject a fake one."""
+    """Calls a collector's API at ``url``; ``transport`` lets tests inject a fake one.
 
-    def __init__(self, url: str, *, timeout_seconds: float = 5.0, transport: httpx.BaseTransport | None = None) -> None:
+    ``token`` (the runner's ``AIOPS_TOKEN``, or the responder's own) is sent as a bearer
+    token with every request; a collector off loopback refuses writes without one.
+    """
+
+    def __init__(
+        self, url: str, *, timeout_seconds: float = 5.0, transport: httpx.BaseTransport | None = None, token: str | None = None
+    ) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout_seconds, transport=transport)
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=self.url, timeout=timeout_seconds, transport=transport, headers=headers)
 
     def close(self) -> None:
         self._http.close()

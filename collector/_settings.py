@@ -15,7 +15,31 @@ from typing import Any, Mapping
 
 from plumbing.settings import EnvSettings, SettingsError, read_env, shared
 
-__all__ = ["COLLECTOR_URL_ENV", "CollectorSettings", "collector_url", "collector_url_setting"]
+__all__ = [
+    "COLLECTOR_URL_ENV",
+    "RESPONDER_TOKEN_ENV",
+    "TOKEN_ENV",
+    "CollectorSettings",
+    "collector_url",
+    "collector_url_setting",
+    "responder_token_setting",
+    "token_setting",
+]
+
+#: The runner's token: what a client sends with every write to a collector off loopback.
+TOKEN_ENV = "AIOPS_TOKEN"
+#: The responder's token: Alertmanager sends it to the responder, the responder to the collector.
+RESPONDER_TOKEN_ENV = "AIOPS_RESPONDER_TOKEN"
+
+
+def token_setting() -> Any:
+    """The runner's token field (``AIOPS_TOKEN``), shared by the collector and its clients."""
+    return shared(TOKEN_ENV, "", secret=True, shown_default="empty (generated and printed off loopback)")
+
+
+def responder_token_setting() -> Any:
+    """The responder's token field (``AIOPS_RESPONDER_TOKEN``), shared by the collector and the responder."""
+    return shared(RESPONDER_TOKEN_ENV, "", secret=True, shown_default="empty")
 
 #: The variable with the URL of the collector its clients talk to (shared by every service).
 COLLECTOR_URL_ENV = "AIOPS_COLLECTOR_URL"
@@ -33,10 +57,16 @@ class CollectorSettings(EnvSettings):
 
     ENV_PREFIX = "AIOPS_COLLECTOR_"
 
-    #: Interface the collector listens on; anything but loopback exposes an API without authentication (a warning is printed).
+    #: Interface the collector listens on; anything but loopback makes every write need the token (reads stay open).
     host: str = "127.0.0.1"
     #: Port of `/metrics` and the incident API (Prometheus' default config scrapes `127.0.0.1:8000`).
     port: int = 8000
+    #: Bearer token every write needs when the collector listens off loopback (empty: one is generated and printed at start); clients send it from `--token` or this variable.
+    token: str = token_setting()
+    #: The responder's token: the only one whose runbook actions may say `by: "remediation"` (empty: no request may; the demo sets one for both).
+    responder_token: str = responder_token_setting()
+    #: Host names clients use to reach the collector besides its IP addresses and `localhost` (comma-separated); a write naming another Host is refused (DNS rebinding).
+    public_names: str = ""
     #: Seed of the simulated fleet and the chaos schedule; use the backfill's seed so history and live data continue each other.
     seed: int = 0
     #: Append-only incident log (JSON lines); incidents still active in it resume when the collector restarts.
@@ -47,6 +77,8 @@ class CollectorSettings(EnvSettings):
     chaos_duration_seconds: float = 120.0
     #: How long ended incidents stay listed by `GET /api/incidents` and `aiops incident list`.
     recent_seconds: float = 3600.0
+    #: How many ended incidents stay in memory (listed, scraped, looked up by id); the log keeps every one.
+    keep_ended_incidents: int = 200
     #: Step of the simulation clock; counters are integrated on this grid.
     tick_seconds: float = 1.0
     #: A backfill's output directory (`--continue-history`): the live counters continue its history (same seed), so history and live data are one series with no counter reset.
@@ -57,6 +89,8 @@ class CollectorSettings(EnvSettings):
             raise ValueError(f"port must be in 0..65535, not {self.port}")
         if self.chaos_every_seconds < 0 or self.chaos_duration_seconds <= 0:
             raise ValueError("chaos_every_seconds must be >= 0 and chaos_duration_seconds > 0")
+        if self.keep_ended_incidents < 0:
+            raise ValueError(f"keep_ended_incidents must be >= 0, not {self.keep_ended_incidents}")
         if self.tick_seconds <= 0 or self.recent_seconds < 0:
             raise ValueError("tick_seconds must be > 0 and recent_seconds >= 0")
 

@@ -1,7 +1,7 @@
 """The incident store: an append-only JSON-lines log and the state rebuilt from it.
 
-One line per event, written with a single ``write`` and fsync'd before the call
-returns::
+One line per event, written with a single unbuffered ``os.write`` and fsync'd before the
+call returns (and before the API answers), so an acknowledged event is on disk::
 
     {"event": "triggered", "id": "3", "kind": "cpu_hog", "service": "checkout",
      "by": "cli", "time_seconds": 1764160000.0, "time": "2025-11-26T12:26:40Z",
@@ -22,6 +22,17 @@ calls :meth:`IncidentStore.catch_up`. A line that does not parse (the last line
 after a crash mid-write) is reported in :attr:`IncidentStore.problems` and
 skipped; it is never fatal. A request that fails validation writes nothing.
 
+A write that fails changes nothing: the event is not acknowledged (:class:`LogUnavailable`,
+the API's 503), the state in memory stays as it was, no id is used up, and nothing is kept
+to be written later (there is no buffer). Before each write the store checks that the path
+still names the file it has open (same device and inode); a deleted folder or a rotated or
+replaced file refuses every later write until the collector restarts, because the events
+would otherwise go to a file nobody will read. A plain write error (a full disk, a read-only
+or immutable file) is retried by the next write. :attr:`IncidentStore.write_problem` says why
+writes are refused; reads keep answering from memory. Only the last ``keep_ended`` ended
+incidents are kept in memory (the log keeps them all), so a scrape and a listing do not
+grow with history.
+
 :attr:`IncidentStore.on_event` (``(event, incident, time_seconds)``), when set, is called
 after each event is written (the collector's Grafana annotations); it must not block, and
 an exception it raises is logged and ignored.
@@ -36,7 +47,7 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable
+from typing import Any, Callable, Iterable
 
 from simulator import Catalog, Incident, InvalidIncident, make_incident
 
@@ -45,6 +56,7 @@ __all__ = [
     "EVENTS",
     "ConcurrencyLimit",
     "IncidentStore",
+    "LogUnavailable",
     "UnknownIncident",
     "event_record",
     "read_log",
@@ -64,6 +76,10 @@ class ConcurrencyLimit(InvalidIncident):
 
 class UnknownIncident(KeyError):
     """No incident has this id."""
+
+
+class LogUnavailable(RuntimeError):
+    """The incident log cannot take the event (write failed, file deleted or replaced): nothing was recorded."""
 
 
 def iso(t: float) -> str:
@@ -148,33 +164,91 @@ class IncidentStore:
     log when the store opens it, so incidents still active resume after a restart.
     """
 
-    def __init__(self, catalog: Catalog, log_path: Path | str, *, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        log_path: Path | str,
+        *,
+        clock: Callable[[], float],
+        keep_ended: int = 200,
+        write: Callable[[int, bytes], int] = os.write,
+    ) -> None:
         self.catalog = catalog
         self.log_path = Path(log_path)
         self._clock = clock
         self._lock = threading.RLock()
+        self._keep_ended = keep_ended
+        self._write = write  # tests inject a failing one
         replay = read_log(self.log_path)
         self._entries = replay.entries
         self.problems: tuple[str, ...] = replay.problems
         for p in self.problems:
             log.warning("incident log: %s", p)
+        self._next_id = 1 + max((int(i) for i in self._entries if i.isdigit()), default=0)
+        #: Why writes are refused right now (None while the log takes them).
+        self.write_problem: str | None = None
+        self._latched = False  # the file is gone or replaced: refuse until a restart
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] | None = open(self.log_path, "a", encoding="utf-8")
+        self._fd: int | None = os.open(self.log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._identity = _identity(os.fstat(self._fd))
         if not replay.ends_with_newline:
             # a crash cut the last line short: keep it, but start the next event on a line of its own
             self._write_raw("\n")
-        self._next_id = 1 + max((int(i) for i in self._entries if i.isdigit()), default=0)
+        self._prune()
         #: Called after each event is written: ``(event, incident, time_seconds)``; must not block.
         self.on_event: Callable[[str, Incident, float], None] | None = None
 
     # -- writing -----------------------------------------------------------------
 
+    def _refuse(self, why: str, *, latch: bool) -> LogUnavailable:
+        if self.write_problem != why:
+            log.error("incident log: %s", why)
+        self.write_problem = why
+        self._latched = self._latched or latch
+        return LogUnavailable(why)
+
+    def _check_file(self, fd: int) -> None:
+        """Raise unless the log's path still names the file open as ``fd``."""
+        where = str(self.log_path)
+        try:
+            st = os.stat(self.log_path)
+        except FileNotFoundError:
+            raise self._refuse(f"{where} (or its folder) was deleted; writes are refused until the collector restarts", latch=True) from None
+        except OSError as exc:
+            raise self._refuse(f"{where} cannot be checked ({exc.strerror}); writes are refused", latch=False) from None
+        if _identity(st) != self._identity:
+            raise self._refuse(f"{where} was replaced by another file (moved or rotated?); writes are refused until the collector restarts", latch=True)
+
+    def check_log(self) -> str | None:
+        """Check now that the log's path still names the open file (health and the tick call it); returns :attr:`write_problem`."""
+        with self._lock:
+            if self._fd is not None and not self._latched:
+                try:
+                    self._check_file(self._fd)
+                except LogUnavailable:
+                    pass
+            return self.write_problem
+
     def _write_raw(self, text: str) -> None:
-        if self._file is None:
-            raise RuntimeError("the incident store is closed")
-        self._file.write(text)
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        """Write one whole line, unbuffered, and fsync it; raise :class:`LogUnavailable` (nothing kept) otherwise."""
+        if self._fd is None:
+            raise LogUnavailable("the incident store is closed")
+        if self._latched:
+            raise LogUnavailable(self.write_problem or "the incident log is unavailable")
+        self._check_file(self._fd)
+        data = text.encode("utf-8")
+        try:
+            n = self._write(self._fd, data)
+        except OSError as exc:
+            raise self._refuse(f"writing {self.log_path} failed ({exc.strerror or exc}); nothing was recorded", latch=False) from None
+        if n != len(data):
+            raise self._refuse(f"{self.log_path}: a line was cut short ({n} of {len(data)} bytes); writes are refused until the collector restarts", latch=True)
+        try:
+            os.fsync(self._fd)
+        except OSError as exc:
+            # the line may reach the disk: refuse every later write rather than risk reusing its id
+            raise self._refuse(f"fsync of {self.log_path} failed ({exc.strerror}); writes are refused until the collector restarts", latch=True) from None
+        self.write_problem = None
 
     def _append(self, event: str, incident: Incident, time_seconds: float, by: str) -> None:
         rec = event_record(event, incident, time_seconds, by)
@@ -188,9 +262,18 @@ class IncidentStore:
 
     def close(self) -> None:
         with self._lock:
-            if self._file is not None:
-                self._file.close()
-                self._file = None
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def _prune(self) -> None:
+        """Forget all but the last ``keep_ended`` ended incidents (the log keeps them)."""
+        ended = [e for e in self._entries.values() if e.finished_logged]
+        if len(ended) <= self._keep_ended:
+            return
+        ended.sort(key=lambda e: e.incident.end_seconds)
+        for e in ended[: len(ended) - self._keep_ended]:
+            del self._entries[e.incident.id]
 
     def __enter__(self) -> "IncidentStore":
         return self
@@ -201,7 +284,18 @@ class IncidentStore:
     # -- time ----------------------------------------------------------------------
 
     def catch_up(self, now: float | None = None) -> list[dict[str, Any]]:
-        """Log every start and end that has happened by ``now``, in time order; returns them."""
+        """Log every start and end that has happened by ``now``, in time order; returns them.
+
+        Never raises for the log: while it refuses writes the events wait (the state
+        in memory follows the clock regardless) and :attr:`write_problem` says why.
+        """
+        try:
+            return self._catch_up(now)
+        except LogUnavailable:
+            return []
+
+    def _catch_up(self, now: float | None = None) -> list[dict[str, Any]]:
+        """:meth:`catch_up`, raising :class:`LogUnavailable` when an event cannot be written."""
         with self._lock:
             t = self._clock() if now is None else now
             due: list[tuple[float, int, str, _Entry]] = []
@@ -222,6 +316,8 @@ class IncidentStore:
                 else:
                     e.finished_logged = True
                 out.append(event_record(event, e.incident, when, e.incident.triggered_by))
+            if out:
+                self._prune()
             return out
 
     # -- requests ------------------------------------------------------------------
@@ -241,7 +337,7 @@ class IncidentStore:
             raise InvalidIncident("triggered_by", f"unknown actor {by!r}", list(ACTORS))
         with self._lock:
             now = self._clock()
-            self.catch_up(now)
+            self._catch_up(now)
             incident = make_incident(
                 self.catalog,
                 id=str(self._next_id),
@@ -257,7 +353,7 @@ class IncidentStore:
             self._append("triggered", incident, now, by)
             self._entries[incident.id] = _Entry(incident)
             self._next_id += 1
-            self.catch_up(now)  # an incident without delay starts now
+            self.catch_up(now)  # an incident without delay starts now (acknowledged even if this line waits)
             return incident
 
     def _check_concurrency(self, new: Incident, now: float) -> None:
@@ -277,21 +373,23 @@ class IncidentStore:
         """End a pending or active incident early; raises :class:`UnknownIncident`, or ValueError if it is over."""
         with self._lock:
             now = self._clock()
-            self.catch_up(now)
+            self._catch_up(now)
             e = self._entries.get(incident_id)
             if e is None:
                 raise UnknownIncident(incident_id)
             if e.finished_logged:
                 raise ValueError(f"incident {incident_id} is already over ({e.incident.state_at(now)})")
-            e.incident = e.incident.stopped(now, by)
-            self._append("stopped", e.incident, now, by)
+            stopped = e.incident.stopped(now, by)
+            self._append("stopped", stopped, now, by)
+            e.incident = stopped
             e.finished_logged = True
-            return e.incident
+            self._prune()
+            return stopped
 
     def stop_all(self, *, by: str = "api") -> list[Incident]:
         """End every pending or active incident early (the panic button)."""
         with self._lock:
-            self.catch_up()
+            self._catch_up()
             return [self.stop(e.incident.id, by=by) for e in list(self._entries.values()) if not e.finished_logged]
 
     # -- reading -------------------------------------------------------------------
@@ -320,6 +418,10 @@ class IncidentStore:
             t = self._clock() if now is None else now
             self.catch_up(t)
             return [e.incident for e in self._entries.values() if e.incident.active_at(t)]
+
+
+def _identity(st: os.stat_result) -> tuple[int, int]:
+    return (st.st_dev, st.st_ino)
 
 
 def describe(incident: Incident, now: float) -> dict[str, Any]:

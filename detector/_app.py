@@ -1,4 +1,10 @@
-"""The detector's HTTP surface: /metrics, the JSON API (anomalies, detected incidents, scoreboard) and /healthz."""
+"""The detector's HTTP surface: /metrics, the JSON API (anomalies, detected incidents, scoreboard), /healthz and /readyz.
+
+``/healthz`` always answers 200 while the process lives (liveness) and says how it is doing;
+``/readyz`` answers 503 unless the detector is scoring complete data (``status`` ``ok`` and
+the last cycle succeeded), so a probe or an orchestrator can tell a detector that is warming
+up, settling after a scrape gap or failing its cycles. The detector takes no writes; the shared guard still bounds bodies.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,9 @@ from typing import Any
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from plumbing.guard import GuardPolicy, RequestGuard
+from plumbing.serving import json_errors
 
 from ._exposition import DetectorCollector
 from ._service import DetectorService
@@ -18,7 +27,9 @@ def create_app(service: DetectorService, registry: CollectorRegistry | None = No
     """The app serving ``service``'s outputs; ``registry`` defaults to a fresh one."""
     reg = registry if registry is not None else CollectorRegistry()
     reg.register(DetectorCollector(service.snapshot))
-    app = FastAPI(title="aiops detector", description="Interpretable anomaly detection over the fleet's signals.")
+    app = FastAPI(title="aiops detector", description="Interpretable anomaly detection over the fleet's signals.", redirect_slashes=False)
+    app.add_middleware(RequestGuard, policy=GuardPolicy())
+    json_errors(app)
 
     @app.get("/metrics")
     def metrics() -> Response:
@@ -40,5 +51,10 @@ def create_app(service: DetectorService, registry: CollectorRegistry | None = No
     def healthz() -> JSONResponse:
         body = service.health()
         return JSONResponse(body, status_code=200)
+
+    @app.get("/readyz", summary="200 while the detector scores complete data, 503 (with the reason) otherwise")
+    def readyz() -> JSONResponse:
+        body = service.health()
+        return JSONResponse(body, status_code=200 if body["ready"] else 503)
 
     return app

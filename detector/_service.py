@@ -54,6 +54,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from evaluation import Score, Scoreboard
@@ -143,6 +144,11 @@ class DetectorService:
         self._seen_until = -np.inf
         self._flagged_now: set[tuple[str, str]] = set()
         self.settling = False
+        #: Samples in the newest row's rate windows over the samples a full window holds (None: not measured).
+        self.completeness_ratio: float | None = None
+        #: The inference period in force: doubled (up to 8x) each time a cycle overran the last one.
+        self.infer_period_seconds = self.infer_every_seconds
+        self.overrun: str | None = None
         self.last_fit_duration_seconds: float | None = None
         self._scheduler: Any = None
         # the scoreboard: the collector's incidents (ground truth) against this detector's detections
@@ -328,13 +334,17 @@ class DetectorService:
             frame = frame.loc[frame.notna().any(axis=1).to_numpy()]
             if frame.empty:
                 raise RuntimeError("no recent data (is the collector scraped?)")
+            newest = frame.index.max()
             frame = self._complete_windows(frame, now, step)
-            if frame.empty:  # just after a start or a scrape gap: rate windows still filling
+            # just after a start or a scrape gap the newest rate windows are still filling: the complete
+            # older rows are scored, but the detector says it is settling until the newest row is complete
+            newest_complete = not frame.empty and frame.index.max() == newest
+            if frame.empty:
                 with self._lock:
                     self.settling = True
                     self._record("success", started)
                 return
-            self.settling = False
+            self.settling = not newest_complete
             rows = model.detect(frame)
             latest = rows.dropna(subset=["value"]).groupby(["service", "signal"], sort=False).tail(1)
             series = {
@@ -481,7 +491,10 @@ class DetectorService:
         if counts is None:
             return frame
         expected = self.signals.completeness_window_seconds / self.infer_every_seconds
-        ok = counts.reindex(frame.index).fillna(0.0) >= self.signals.completeness_min_ratio * expected
+        have = counts.reindex(frame.index).fillna(0.0)
+        if len(have):
+            self.completeness_ratio = float(min(1.0, have.iloc[-1] / expected)) if expected > 0 else 1.0
+        ok = have >= self.signals.completeness_min_ratio * expected
         return frame.loc[ok.to_numpy()]
 
     def _explain(self, model: FleetModel, frame: pd.DataFrame, new: pd.DataFrame) -> list[tuple[Anomaly, dict[str, Any]]]:
@@ -571,9 +584,23 @@ class DetectorService:
                 body["champion"] = None if self.champion is None else vars(self.champion)
                 body["registry_up"] = self.registry_up
                 body["registry_error"] = self.registry_error
+            reason = {
+                "warming_up": f"{self.warmup_ratio:.0%} of the history needed to fit",
+                "degraded": f"no successful cycle for a while ({self.last_error or 'none yet'})",
+                "settling": "the newest rate windows hold too few samples (after a start or a scrape gap); scoring waits for them",
+                "online_fallback": f"no champion from the registry ({self.registry_error or 'not checked yet'}): scoring with an online fit meanwhile",
+                "ok": None,
+            }[status]
+            if status == "ok" and self.last_error is not None:
+                reason = f"the last cycle failed: {self.last_error}"
             return {
                 "status": status,
                 **body,
+                "ready": status in ("ok", "online_fallback") and self.last_error is None,
+                "reason": reason,
+                "completeness_ratio": self.completeness_ratio,
+                "infer_period_seconds": self.infer_period_seconds,
+                "overrun": self.overrun,
                 "warmup_ratio": self.warmup_ratio,
                 "history_seconds": self.history_seconds,
                 "history_needed_seconds": self.settings.min_history_seconds,
@@ -597,8 +624,30 @@ class DetectorService:
         scheduler.add_job(self.infer_cycle, "interval", seconds=self.infer_every_seconds, id="infer", **common)
         if self.scoreboard is not None:
             scheduler.add_job(self.score_cycle, "interval", seconds=self.infer_every_seconds, id="score", **common)
+        scheduler.add_listener(lambda event: self.cycle_overran(event.job_id), EVENT_JOB_MAX_INSTANCES)
         scheduler.start()
         self._scheduler = scheduler
+
+    def cycle_overran(self, job_id: str) -> float | None:
+        """A run of ``job_id`` was skipped because the last one still ran: back off (double the period, at most 8x), say so once per step.
+
+        Returns the new inference period, or None when nothing changed.
+        """
+        if job_id != "infer":
+            return None
+        with self._lock:
+            longest = 8 * self.infer_every_seconds
+            if self.infer_period_seconds >= longest:
+                return None
+            self.infer_period_seconds = min(longest, 2 * self.infer_period_seconds)
+            self.overrun = (
+                f"an inference cycle took longer than its {self.infer_period_seconds / 2:g} s period; "
+                f"now every {self.infer_period_seconds:g} s"
+            )
+            log.warning("%s", self.overrun)
+            if self._scheduler is not None:
+                self._scheduler.reschedule_job("infer", trigger="interval", seconds=self.infer_period_seconds)
+            return self.infer_period_seconds
 
     def stop(self) -> None:
         if self._scheduler is not None:

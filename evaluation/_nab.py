@@ -24,6 +24,8 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from plumbing.errors import short
+
 from ._nab_score import PROFILES, normalised_score, optimise_threshold, score_corpus, window_rows
 from model._streaming import StreamingDetector, StreamResult
 
@@ -100,6 +102,14 @@ def to_unit_interval(score: np.ndarray) -> np.ndarray:
     return s / (1.0 + s)
 
 
+def _inside_key(key: str) -> bool:
+    """Whether a windows key names a file two plain folders deep (it joins the data and the results folders)."""
+    if "\\" in key or "\x00" in key or key.startswith("/"):
+        return False
+    parts = key.split("/")
+    return len(parts) == 2 and all(p and p not in (".", "..") for p in parts) and parts[1].endswith(".csv")
+
+
 def read_windows(path: str | os.PathLike[str]) -> dict[str, list[tuple[str, str]]]:
     """Read a NAB windows JSON: ``{"category/file.csv": [[start, end], ...]}``."""
     path = Path(path)
@@ -116,8 +126,11 @@ def read_windows(path: str | os.PathLike[str]) -> dict[str, list[tuple[str, str]
         ok = isinstance(spans, list) and all(
             isinstance(s, list) and len(s) == 2 and all(isinstance(t, str) for t in s) for s in spans
         )
-        if not ok or len(Path(key).parts) != 2:
-            raise NabInputError(f"windows file {path}: entry {key!r} must be 'category/file.csv': [[start, end], ...]")
+        if not ok or not _inside_key(key):
+            raise NabInputError(
+                f"windows file {path}: entry {short(key, 80)} must be 'category/file.csv' (two plain names, "
+                "no '..', no absolute path, no backslash): [[start, end], ...]"
+            )
         windows[key] = [(s[0], s[1]) for s in spans]
     return windows
 

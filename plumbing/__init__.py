@@ -9,7 +9,9 @@ light module never pulls in a heavy one):
 - :mod:`plumbing.settings`   -- one settings scheme: a frozen dataclass with a prefix, read
   from options over environment over defaults, and the README table generated from it;
 - :mod:`plumbing.serving`    -- port binding, the loopback check, URLs, serving an ASGI app
-  in the foreground or a background thread;
+  in the foreground or a background thread, one JSON error shape for a FastAPI app's own errors;
+- :mod:`plumbing.guard`      -- the request guard every service shares: body size and time,
+  Host, bearer token (constant-time) and JSON content type of every write;
 - :mod:`plumbing.monitoring` -- the facts the parts share about Prometheus: where the
   ``monitoring/`` configs are, the scrape interval, the job names, rendering the configs;
 - :mod:`plumbing.procs`      -- child processes: spawn, wait until ready, stop in order;

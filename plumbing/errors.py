@@ -19,7 +19,17 @@ Errors of the packages above (the collector's ``APIError``, the model's ``Signal
 
 from __future__ import annotations
 
-__all__ = ["UsageError"]
+from typing import Any
+
+__all__ = ["UsageError", "short"]
+
+
+def short(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so an error never echoes a huge value (a 10 MB string, a 5,000-digit number)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4 * limit:
+        return f"a {value.bit_length()}-bit integer"  # repr() of a huge int is slow, and refused past 4,300 digits
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class UsageError(Exception):

@@ -29,6 +29,7 @@ __all__ = [
     "COLLECTOR_JOB",
     "DETECTOR_JOB",
     "MONITORING_DIR_ENV",
+    "alert_names",
     "alertmanager_config",
     "monitoring_dir",
     "prometheus_config",
@@ -76,6 +77,15 @@ def _load(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: not a Prometheus config (expected a mapping)")
     return data
+
+
+def alert_names(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """The name of every alert the kit's rule files (``monitoring/rules/*.yml``) declare."""
+    names: list[str] = []
+    for path in sorted((monitoring_dir(environ) / "rules").glob("*.yml")):
+        for group in _load(path).get("groups") or []:
+            names.extend(str(rule["alert"]) for rule in group.get("rules") or [] if "alert" in rule)
+    return tuple(names)
 
 
 def scrape_interval_seconds(config_path: Path | None = None) -> float:
@@ -142,14 +152,25 @@ def render_config(
 
 
 def render_alertmanager_config(
-    webhook_url: str, *, group_wait_seconds: float | None = None, group_interval_seconds: float | None = None, base: Path | None = None
+    webhook_url: str,
+    *,
+    group_wait_seconds: float | None = None,
+    group_interval_seconds: float | None = None,
+    base: Path | None = None,
+    token: str | None = None,
 ) -> str:
-    """The project's Alertmanager config as YAML text, sending to ``webhook_url`` (tests shorten the waits)."""
+    """The project's Alertmanager config as YAML text, sending to ``webhook_url`` (tests shorten the waits).
+
+    With ``token`` (the responder's), every notification carries ``Authorization: Bearer <token>``
+    (``http_config.authorization``); the text then holds a secret: write it to a file only its owner reads.
+    """
     base = base or alertmanager_config()
     config = _load(base)
     for receiver in config.get("receivers") or []:
         for hook in receiver.get("webhook_configs") or []:
             hook["url"] = webhook_url
+            if token:
+                hook["http_config"] = {"authorization": {"type": "Bearer", "credentials": token}}
     route = config.setdefault("route", {})
     if group_wait_seconds is not None:
         route["group_wait"] = format_duration(group_wait_seconds)

@@ -7,10 +7,49 @@ import ipaddress
 import socket
 import threading
 import time
+from typing import Any
 
 import uvicorn
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
-__all__ = ["AppServer", "PortInUse", "bind", "is_loopback", "local_host", "port_free", "serve_forever", "url_for"]
+from plumbing.errors import short
+
+__all__ = ["AppServer", "PortInUse", "bind", "is_loopback", "json_errors", "local_host", "port_free", "serve_forever", "url_for"]
+
+
+def _problem(status: int, field: str, error: str) -> JSONResponse:
+    problem = {"field": field, "error": error}
+    return JSONResponse({**problem, "errors": [problem]}, status_code=status)
+
+
+def json_errors(app: Any) -> None:
+    """Answer a FastAPI app's own errors (unknown path, wrong method, bad query or body) as JSON naming the field.
+
+    The shape is the kit's everywhere: ``{"field": ..., "error": ..., "errors": [...]}``; a bad
+    value is quoted by a short prefix only.
+    """
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Any, exc: HTTPException) -> Any:
+        path = short(request.url.path)
+        if exc.status_code == 404:
+            return _problem(404, "path", f"no endpoint {path} (see /docs)")
+        if exc.status_code == 405:
+            return _problem(405, "method", f"{request.method} is not allowed on {path}")
+        if exc.status_code == 400:
+            return _problem(
+                400, "body", "the body could not be parsed as JSON: it must be UTF-8, nest at most a few hundred levels "
+                "and hold numbers of at most 4,300 digits",
+            )
+        return _problem(exc.status_code, "request", short(str(exc.detail), 200))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Any, exc: RequestValidationError) -> Any:
+        err = exc.errors()[0] if exc.errors() else {}
+        loc = [str(p) for p in err.get("loc", ())]
+        field = loc[-1] if len(loc) > 1 else "body"
+        return _problem(422, field, f"{err.get('msg', 'is invalid')} (got {short(err.get('input'))})")
 
 
 class PortInUse(OSError):

@@ -91,6 +91,7 @@ def setting(
     env: str | None = None,
     default_from_env: Callable[[Mapping[str, str]], Any] | None = None,
     shown_default: str | None = None,
+    secret: bool = False,
 ) -> Any:
     """A settings field with extras (plain ``name: int = 3`` needs none of them).
 
@@ -99,6 +100,7 @@ def setting(
     from the environment through this (``$XDG_CACHE_HOME``, the collector's host and port).
     ``shown_default``: the Default cell of :func:`settings_table` (Markdown) when the default
     depends on the machine or the environment.
+    ``secret``: a token; left out of the settings' ``repr`` so it is never logged.
     """
     metadata: dict[str, Any] = {}
     if env is not None:
@@ -107,7 +109,7 @@ def setting(
         metadata["default_from_env"] = default_from_env
     if shown_default is not None:
         metadata["shown_default"] = shown_default
-    return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, default_factory=default_factory, metadata=metadata, repr=not secret)
 
 
 def shared(env: str, default: Any = dataclasses.MISSING, **kwargs: Any) -> Any:

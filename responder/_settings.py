@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector import collector_url_setting
+from collector import collector_url_setting, responder_token_setting
 from plumbing.settings import EnvSettings
 
 __all__ = ["ResponderSettings"]
@@ -21,7 +21,7 @@ class ResponderSettings(EnvSettings):
 
     ENV_PREFIX = "AIOPS_RESPONDER_"
 
-    #: Interface of the webhook receiver; anything but loopback lets anyone post alerts (no authentication).
+    #: Interface of the webhook receiver; off loopback a token is required (generated and printed at start when none is set).
     host: str = "127.0.0.1"
     #: Port of `/alertmanager` (the webhook `monitoring/alertmanager.yml` sends to), `/api/alerts` and `/metrics`.
     port: int = 8002
@@ -31,6 +31,8 @@ class ResponderSettings(EnvSettings):
     log_path: Path = Path(".aiops/alerts.jsonl")
     #: Take the runbook's automatic actions (off by default, so it never ends the incident a room is watching).
     remediate: bool = False
+    #: The responder's bearer token: required on `/alertmanager` when set (Alertmanager sends it) and sent with its actions to the collector.
+    token: str = responder_token_setting()
     #: Timeout of each action request to the collector.
     timeout_seconds: float = 5.0
 

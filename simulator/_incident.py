@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
+from plumbing.errors import short
+
 from ._catalog import Catalog
 
 __all__ = ["Incident", "InvalidIncident", "make_incident"]
@@ -90,9 +92,12 @@ class Incident:
 def _number(value: Any, field: str, allowed: dict[str, float]) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidIncident(field, "must be a number", allowed)
-    v = float(value)
+    try:
+        v = float(value)
+    except OverflowError:  # an integer too big for a float
+        v = math.inf
     if not math.isfinite(v) or not allowed["min"] <= v <= allowed["max"]:
-        raise InvalidIncident(field, f"{value} is out of range", allowed)
+        raise InvalidIncident(field, f"{short(value)} is out of range", allowed)
     return v
 
 
@@ -113,9 +118,9 @@ def make_incident(
     Raises :class:`InvalidIncident` naming the first bad field and what is allowed.
     """
     if kind not in catalog.kind_names:
-        raise InvalidIncident("kind", f"unknown kind {kind!r}", list(catalog.kind_names))
+        raise InvalidIncident("kind", f"unknown kind {short(kind)}", list(catalog.kind_names))
     if service not in catalog.service_names:
-        raise InvalidIncident("service", f"unknown service {service!r}", list(catalog.service_names))
+        raise InvalidIncident("service", f"unknown service {short(service)}", list(catalog.service_names))
     k = catalog.kind(kind)
     intensity_v = k.intensity.default if intensity is None else _number(intensity, "intensity", k.intensity.as_dict())
     duration_v = (

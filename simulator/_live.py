@@ -58,6 +58,11 @@ class LiveFleet:
         else:  # carry on from counters integrated elsewhere (a backfill's history)
             self._counters = _last_row(initial)
 
+    @property
+    def integrated_until_seconds(self) -> float:
+        """The last tick the counters are integrated up to: an incident over before it cannot change them."""
+        return self._last_tick
+
     def advance(self, now: float, incidents: Sequence[Incident]) -> Snapshot:
         """Integrate up to ``now`` and return what a scrape at ``now`` sees."""
         target = math.floor(now / self.tick_seconds) * self.tick_seconds

@@ -94,7 +94,7 @@ def test_collector_on_a_busy_port_is_one_clear_line(capsys: pytest.CaptureFixtur
     assert err.strip() == f"aiops collector: error: port {port} on 127.0.0.1 is already in use (another collector?); pick another with --port"
 
 
-def test_collector_beyond_loopback_warns_about_authentication(
+def test_collector_beyond_loopback_needs_a_token_for_writes(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     import collector
@@ -109,11 +109,15 @@ def test_collector_beyond_loopback_warns_about_authentication(
 
     monkeypatch.setattr(collector, "serve", fake_serve)
     code, out, err = _run(capsys, "collector", "--host", "0.0.0.0", "--port", "8123", "--log", str(tmp_path / "x.jsonl"), "--chaos-every", "15m")
-    assert code == 0 and "no authentication" in err
+    assert code == 0 and served[0].token and f"export AIOPS_TOKEN={served[0].token}" in err  # generated, printed once
     assert served[0].host == "0.0.0.0" and served[0].chaos_every_seconds == 900.0
-    assert "chaos one incident every 15m for 2m" in out
+    assert "chaos one incident every 15m for 2m" in out and served[0].token not in out
+    monkeypatch.setenv("AIOPS_TOKEN", "chosen-by-the-runner")
+    code, _, err = _run(capsys, "collector", "--host", "0.0.0.0", "--port", "8123", "--log", str(tmp_path / "x.jsonl"))
+    assert code == 0 and served[1].token == "chosen-by-the-runner" and "chosen-by-the-runner" not in err
+    monkeypatch.delenv("AIOPS_TOKEN")
     code, _, err = _run(capsys, "collector", "--port", "8123", "--log", str(tmp_path / "x.jsonl"))
-    assert code == 0 and "authentication" not in err
+    assert code == 0 and "token" not in err and served[2].token == ""
 
 
 def test_collector_with_an_unusable_log_is_one_clear_line(

@@ -98,3 +98,20 @@ def test_amtool_accepts_the_alertmanager_config(alertmanager_bin: str) -> None:
         pytest.skip(f"needs `amtool` (comes with prometheus-alertmanager); install it with: {prom.INSTALL_HINT}")
     done = subprocess.run([amtool, "check-config", str(mon.alertmanager_config())], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.integration
+def test_amtool_accepts_the_rendered_config_with_the_responders_token(alertmanager_bin: str, tmp_path: Path) -> None:
+    amtool = prom.find_binary("amtool")
+    if amtool is None:
+        pytest.skip(f"needs `amtool` (comes with prometheus-alertmanager); install it with: {prom.INSTALL_HINT}")
+    text = mon.render_alertmanager_config("http://127.0.0.1:8002/alertmanager", token="responder-token")
+    [hook] = yaml.safe_load(text)["receivers"][0]["webhook_configs"]
+    assert hook["http_config"]["authorization"] == {"type": "Bearer", "credentials": "responder-token"}
+    (tmp_path / "alertmanager.yml").write_text(text)
+    done = subprocess.run([amtool, "check-config", str(tmp_path / "alertmanager.yml")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_kits_alert_names_are_read_from_the_rule_files() -> None:
+    assert mon.alert_names() == ("AIOpsIncidentDetected", "AIOpsDetectorCyclesFailing", "AIOpsDetectorDown")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import logging
 import sys
 import time
@@ -57,17 +58,24 @@ def _add_url(p: argparse.ArgumentParser) -> None:
         "--url",
         help="the collector's URL (default: $AIOPS_COLLECTOR_URL, else http://$AIOPS_COLLECTOR_HOST:$AIOPS_COLLECTOR_PORT = http://127.0.0.1:8000)",
     )
+    p.add_argument(
+        "--token",
+        help="the collector's token, needed for writes when it listens off loopback (default: $AIOPS_TOKEN; "
+        "prefer the variable: an option shows in the process list)",
+    )
 
 
 def _client(args: argparse.Namespace) -> Any:
     """A client of the collector at ``--url``, else :func:`collector.collector_url` (the environment's)."""
     from collector import CollectorClient, collector_url
 
+    from collector import TOKEN_ENV
+
     try:
         url = args.url or collector_url()
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    return CollectorClient(url)
+    return CollectorClient(url, token=getattr(args, "token", None) or os.environ.get(TOKEN_ENV) or None)
 
 
 def _api(call: Callable[[], Any]) -> Any:
@@ -133,11 +141,21 @@ def _cmd_collector(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     if not is_loopback(settings.host):
-        print(
-            f"warning: listening on {settings.host}: the incident API has no authentication; "
-            "anyone who can reach this port can trigger and stop incidents",
-            file=sys.stderr,
-        )
+        from dataclasses import replace
+
+        from plumbing.guard import generate_token
+
+        if not settings.token:
+            settings = replace(settings, token=generate_token())
+            print(
+                f"listening on {settings.host}: every write needs this token (reads stay open):\n"
+                f"  export AIOPS_TOKEN={settings.token}\n"
+                "  (generated for this run; set AIOPS_TOKEN before starting to choose one)",
+                file=sys.stderr,
+                flush=True,
+            )
+        else:
+            print(f"listening on {settings.host}: every write needs the token of AIOPS_TOKEN (reads stay open)", file=sys.stderr)
     chaos = (
         f"one incident every {_span(settings.chaos_every_seconds)} for {_span(settings.chaos_duration_seconds)}"
         if settings.chaos_enabled
@@ -149,16 +167,16 @@ def _cmd_collector(args: argparse.Namespace) -> int:
         + (f"\n  annotating incidents in Grafana at {grafana.url}" if grafana.url and grafana.annotations else ""),
         flush=True,
     )
-    from collector import HistoryError
+    from collector import HistoryError, LogUnavailable
 
     try:
         app = create_app(settings, grafana=grafana)
     except HistoryError as exc:
         sock.close()
         raise UsageError(f"--continue-history: {exc}") from None
-    except OSError as exc:
+    except (OSError, LogUnavailable) as exc:
         sock.close()
-        raise UsageError(f"cannot open the incident log {settings.log_path}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot open the incident log {settings.log_path}: {getattr(exc, 'strerror', None) or exc}") from None
     serve(settings, sock=sock, app=app)
     return 0
 
@@ -382,7 +400,7 @@ def register(subparsers: Any) -> None:
         description="Serve the simulated fleet's metrics on /metrics and the incident API. "
         "Options override the AIOPS_COLLECTOR_* environment variables (see the README).",
     )
-    p.add_argument("--host", help="interface to listen on (default 127.0.0.1; others expose an API without authentication)")
+    p.add_argument("--host", help="interface to listen on (default 127.0.0.1; on any other, every write needs the token: $AIOPS_TOKEN, or one printed at start)")
     p.add_argument("--port", type=int, help="TCP port (default 8000)")
     p.add_argument("--seed", type=int, help="seed of the fleet and the chaos schedule (default 0)")
     p.add_argument("--log", type=Path, help="incident log, JSON lines (default .aiops/incidents.jsonl)")

@@ -75,10 +75,10 @@ def run(args: argparse.Namespace) -> int:
     except PortInUse as exc:
         raise UsageError(exc.strerror or str(exc)) from None
     if not is_loopback(settings.host):
-        print(f"warning: listening on {settings.host}: anyone who reaches this port can trigger and stop incidents (no authentication)", file=sys.stderr)
+        print(f"warning: listening on {settings.host}: anyone who reaches this port can trigger and stop incidents through it (the console holds the token)", file=sys.stderr)
     timeout = settings.timeout_seconds
     app = create_app(
-        collector=CollectorClient(settings.collector_url, timeout_seconds=timeout),
+        collector=CollectorClient(settings.collector_url, timeout_seconds=timeout, token=settings.token or None),
         detector=DetectorClient(settings.detector_url, timeout_seconds=timeout),
         prometheus=PrometheusReader(base_url=settings.prometheus_url, timeout_seconds=timeout),
         signals=signals,

@@ -144,10 +144,12 @@ def run_detect(args: argparse.Namespace) -> int:
     except PortInUse as exc:
         raise UsageError(exc.strerror or str(exc)) from None
     if not is_loopback(settings.host):
-        print(f"warning: listening on {settings.host}: the detector's API has no authentication", file=sys.stderr)
+        print(f"note: listening on {settings.host}: the detector's API is read-only and open to anyone who can reach it", file=sys.stderr)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     for noisy in ("apscheduler", "httpx"):  # a line per job run and per query would bury the detector's own
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # a skipped run is the service's to report (once, as it backs off), not a line per second
+    logging.getLogger("apscheduler.scheduler").addFilter(lambda r: "maximum number of running instances" not in r.getMessage())
     registry, where = registry_connector(args) if settings.model_source == "registry" else (None, "")
     service = build_service(settings, incident_records=args.incident_records, signals_path=args.signals, registry=registry)
     app = create_app(service)

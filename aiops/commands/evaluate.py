@@ -49,11 +49,72 @@ def register(subparsers: Any) -> None:
     p.add_argument("--format", choices=("text", "json"), default="text")
     p.set_defaults(func=run_bench_detector)
 
+    load = bench_sub.add_parser(
+        "load",
+        help="a bounded load benchmark of the kit's read endpoints (loopback only)",
+        description=(
+            "N clients poll the collector's /metrics and GET /api/incidents (and, with --detector-url, the "
+            "detector's /metrics and JSON) once a second for a fixed time, then stop; prints requests per second, "
+            "p50/p99 latency and errors. Without --collector-url a collector is started on a free loopback port "
+            "(a child process) with a few incidents, and stopped at the end."
+        ),
+    )
+    load.add_argument("--collector-url", help="a running collector on loopback (default: start one)")
+    load.add_argument("--detector-url", help="a running detector on loopback (default: leave the detector out)")
+    load.add_argument("--clients", type=int, default=20, help="concurrent clients (default: 20)")
+    load.add_argument("--seconds", type=float, default=20.0, help="how long the clients poll (default: 20)")
+    load.set_defaults(func=run_bench_load)
+
     evaluate = subparsers.add_parser("evaluate", help="evaluate the detector offline", description="Offline evaluations.")
     evaluate_sub = evaluate.add_subparsers(dest="evaluate_command", metavar="SUITE")
     evaluate_sub.required = True
     register_fleet(evaluate_sub)
     register_nab(evaluate_sub)
+
+
+def run_bench_load(args: argparse.Namespace) -> int:
+    """Handler of ``aiops bench load``."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from aiops import stack
+    from aiops._load import not_loopback, run_load, summarise
+    from collector import CollectorClient
+    from plumbing.procs import free_port
+
+    if args.clients < 1 or not 1 <= args.seconds <= 600:
+        raise UsageError("--clients must be >= 1 and --seconds between 1 and 600")
+    given = [u for u in (args.collector_url, args.detector_url) if u]
+    if not_loopback(given):
+        raise UsageError(f"aiops bench load polls loopback only, not {', '.join(not_loopback(given))}")
+    child = None
+    with tempfile.TemporaryDirectory(prefix="aiops-load-") as tmp:
+        collector_url = args.collector_url
+        if collector_url is None:
+            spec = stack.collector(port=free_port(), seed=0, log_path=Path(tmp) / "incidents.jsonl")
+            child = stack.start(spec, log_dir=Path(tmp))
+            collector_url = spec.url
+            with CollectorClient(collector_url) as c:  # something to list and to scrape
+                for kind, service in (("cpu_hog", "checkout"), ("memory_leak", "payments"), ("traffic_surge", "frontend")):
+                    c.trigger(kind=kind, service=service, duration_seconds=600)
+        urls = [f"{collector_url.rstrip('/')}/metrics", f"{collector_url.rstrip('/')}/api/incidents"]
+        if args.detector_url:
+            d = args.detector_url.rstrip("/")
+            urls += [f"{d}/metrics", f"{d}/api/anomalies", f"{d}/api/incidents/detected"]
+        print(f"{args.clients} clients, each polling {len(urls)} endpoints once a second for {args.seconds:g} s ...", flush=True)
+        try:
+            started = time.monotonic()
+            samples = run_load(urls, clients=args.clients, seconds=args.seconds)
+            elapsed = time.monotonic() - started
+        finally:
+            if child is not None:
+                child.stop()
+    print(f"{'endpoint':<48} {'requests':>7} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    results = summarise(samples, elapsed)
+    for r in results:
+        print(r.line())
+    return 0 if results[-1].errors == 0 else 1
 
 
 def run_bench_detector(args: argparse.Namespace) -> int:

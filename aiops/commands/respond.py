@@ -62,8 +62,25 @@ def run(args: argparse.Namespace) -> int:
         sock = bind(settings.host, settings.port, what="responder")
     except PortInUse as exc:
         raise UsageError(exc.strerror or str(exc)) from None
-    if not is_loopback(settings.host):
-        print(f"warning: listening on {settings.host}: the responder has no authentication", file=sys.stderr)
+    if not is_loopback(settings.host) and not settings.token:
+        from dataclasses import replace
+
+        from plumbing.guard import generate_token
+
+        settings = replace(settings, token=generate_token())
+        print(
+            f"listening on {settings.host}: notifications need this token (put it in Alertmanager's webhook "
+            f"http_config.authorization, and give it to the collector as AIOPS_RESPONDER_TOKEN):\n"
+            f"  export AIOPS_RESPONDER_TOKEN={settings.token}",
+            file=sys.stderr,
+            flush=True,
+        )
+    if settings.remediate and not settings.token:
+        print(
+            "warning: --remediate without AIOPS_RESPONDER_TOKEN: the collector takes remediation only with the "
+            "responder's token, so set the same AIOPS_RESPONDER_TOKEN for the collector and the responder",
+            file=sys.stderr,
+        )
     responder = Responder.from_settings(settings)
     state = "on" if settings.remediate else "off"
     print(

@@ -34,6 +34,7 @@ from fastapi.staticfiles import StaticFiles
 from collector import APIError, CollectorClient, CollectorUnreachable
 from detector import DetectorClient, DetectorUnreachable
 from model import SignalSet
+from plumbing.guard import GuardPolicy, RequestGuard
 from sources import PrometheusError, PrometheusReader
 
 __all__ = ["STATIC_DIR", "create_app", "grafana_links", "scoreboard_rows"]
@@ -119,6 +120,9 @@ def create_app(
 ) -> FastAPI:
     """The console over these clients; ``clock`` (seconds since the epoch) sets the charts' window."""
     app = FastAPI(title="aiops console", description="The trainee console: the fleet, its incidents and what the detector sees.")
+    # writes must be JSON and name a known Host (no cross-site form or rebinding page can post), bodies bounded;
+    # no token: the room triggers through the console, which sends the runner's token on to the collector
+    app.add_middleware(RequestGuard, policy=GuardPolicy())
     catalog_cache: dict[str, Any] = {}
     charted: Sequence[str] = [s.name for s in signals.signals]
 

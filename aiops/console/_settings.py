@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from collector import collector_url_setting
+from collector import collector_url_setting, token_setting
 from plumbing.settings import EnvSettings, shared
 
 __all__ = ["ConsoleSettings"]
@@ -23,6 +23,8 @@ class ConsoleSettings(EnvSettings):
     port: int = 8003
     #: The collector: the fleet, the catalog and the incident API the page's buttons call.
     collector_url: str = collector_url_setting()
+    #: The runner's token, sent with the console's writes to the collector (a collector off loopback refuses writes without it); the room writes through the console, never with the token.
+    token: str = token_setting()
     #: The detector: its health, flags with their explanations, detected incidents and scoreboard (`--detector-url`).
     detector_url: str = "http://127.0.0.1:8001"
     #: Prometheus, for the charts of each service's signals with the detector's band and flags (`--prometheus-url`).

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import signal
 import socket
@@ -41,13 +42,14 @@ import psutil
 
 from aiops import stack
 from aiops._history import History, copy_blocks, ensure_history
-from collector import APIError, CollectorClient, CollectorUnreachable
+from collector import RESPONDER_TOKEN_ENV, TOKEN_ENV, APIError, CollectorClient, CollectorUnreachable
 from evaluation import Score, Scoreboard
 from model import SignalsError, load_signals
 from plumbing import binaries as prom
 from plumbing import monitoring as mon
 from plumbing.durations import format_duration
 from plumbing.errors import UsageError
+from plumbing.guard import generate_token
 from plumbing.procs import Child, ChildFailed, free_port, spawn, stop_all
 from plumbing.serving import is_loopback, local_host, port_free, url_for
 from simulator import ScenarioError, load_catalog, load_scenario
@@ -128,6 +130,10 @@ class Demo:
         self.services: list[Child] = []  # the long-running children (watched; a death ends the demo)
         self.scoreboard: Scoreboard | None = None
         self.scoreboard_path = self.run_dir / "scoreboard.json"
+        # fresh tokens for this run, passed to the children through their environment: the runner's (every
+        # write to a collector off loopback needs it) and the responder's (the only one that may remediate)
+        self.token = os.environ.get(TOKEN_ENV) or generate_token()
+        self.responder_token = os.environ.get(RESPONDER_TOKEN_ENV) or generate_token()
 
     # -- output --------------------------------------------------------------------
 
@@ -138,7 +144,9 @@ class Demo:
 
     def collector_spec(self) -> stack.ProcessSpec:
         s = self.settings
-        return stack.collector(host=s.host, port=s.port, seed=s.seed, log_path=self.run_dir / "incidents.jsonl")
+        return stack.collector(
+            host=s.host, port=s.port, seed=s.seed, log_path=self.run_dir / "incidents.jsonl", token=self.token, responder_token=self.responder_token
+        )
 
     def detector_min_history_seconds(self) -> float:
         """The detector's own two days, or (with less backfilled history) most of what there is."""
@@ -147,7 +155,9 @@ class Demo:
 
     def responder_spec(self, port: int) -> stack.ProcessSpec:
         """``aiops responder``: Alertmanager's webhook receiver, remediating only with ``--remediate``."""
-        return stack.responder(port=port, collector_url=self.collector_url, log_path=self.run_dir / "alerts.jsonl", remediate=self.settings.remediate)
+        return stack.responder(
+            port=port, collector_url=self.collector_url, log_path=self.run_dir / "alerts.jsonl", remediate=self.settings.remediate, token=self.responder_token
+        )
 
     def detector_spec(self, port: int, prometheus_url: str) -> stack.ProcessSpec:
         """``aiops detect`` reading Prometheus, with the history's incident records (self-cleaning)."""
@@ -216,6 +226,7 @@ class Demo:
         return stack.console(
             host=s.host, port=self.console_port, collector_url=self.collector_url, detector_url=self.detector_url,
             prometheus_url=self.prometheus.url if self.prometheus is not None else None, signals_path=s.signals_path,
+            token=self.token,
         )  # fmt: skip
 
     def start_child(self, spec: stack.ProcessSpec, *, wait: bool = True) -> Child:
@@ -262,7 +273,7 @@ class Demo:
     def start_alertmanager(self) -> None:
         """Alertmanager on loopback (clustering off), sending to the responder's webhook."""
         assert self.responder_url is not None
-        self.alertmanager = stack.start_alertmanager(self.run_dir, webhook_url=f"{self.responder_url}/alertmanager")
+        self.alertmanager = stack.start_alertmanager(self.run_dir, webhook_url=f"{self.responder_url}/alertmanager", token=self.responder_token)
         self.children.append(self.alertmanager.child)
         self.services.append(self.alertmanager.child)
 
@@ -294,7 +305,7 @@ class Demo:
         except ScenarioError as exc:
             raise UsageError(f"{exc.source}: {'; '.join(exc.problems)}") from None
         self.say(f"  scenario    {scenario.name}: {len(scenario.steps)} incidents over {scenario.length_seconds / 60:.1f} min ({path.name})")
-        with CollectorClient(self.collector_url) as client:
+        with CollectorClient(self.collector_url, token=self.token) as client:
             for step in scenario.steps:
                 try:
                     inc = client.trigger_step(step)
@@ -437,10 +448,11 @@ class Demo:
         if self.console_port is not None:
             self.say(f"  console     {url_for(local_host(s.host), self.console_port)}/   (the trainee console: trigger, watch, stop)")
         if not is_loopback(s.host):
+            self.say(f"  token       export AIOPS_TOKEN={self.token}   (every write off loopback needs it; keep it from the room)")
             for address in _room_addresses():
-                self.say(f"  the room    AIOPS_COLLECTOR_URL={url_for(address, s.port)} aiops incident trigger ...  (no authentication!)")
+                self.say(f"  the room    {url_for(address, s.port)}/metrics and /api/incidents are open to read; writes need the token")
                 if self.console_port is not None:
-                    self.say(f"  the room    open {url_for(address, self.console_port)}/ in a browser  (no authentication!)")
+                    self.say(f"  the room    open {url_for(address, self.console_port)}/ in a browser  (the console triggers for the room: it holds the token)")
         if self.prometheus is not None:
             link = graph_link(
                 self.prometheus.url,

@@ -30,11 +30,13 @@ def log_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def runtime(clock: FakeClock, log_path: Path) -> Iterator[CollectorRuntime]:
-    rt = CollectorRuntime(CollectorSettings(log_path=log_path, chaos_every_seconds=600, seed=3), clock=clock)
+    rt = CollectorRuntime(CollectorSettings(
+            log_path=log_path, chaos_every_seconds=600, seed=3, token="runner-token", responder_token="responder-token"
+        ), clock=clock)
     yield rt
     rt.close()
 
 
 @pytest.fixture
 def api(runtime: CollectorRuntime) -> TestClient:
-    return TestClient(create_app(runtime=runtime, scheduler=False))
+    return TestClient(create_app(runtime=runtime, scheduler=False), base_url="http://127.0.0.1")

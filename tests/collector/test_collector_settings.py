@@ -25,6 +25,10 @@ def test_from_env_reads_every_variable_with_units() -> None:
         "AIOPS_COLLECTOR_RECENT_SECONDS": "2h",
         "AIOPS_COLLECTOR_TICK_SECONDS": "0.5",
         "AIOPS_COLLECTOR_HISTORY_DIR": "/tmp/history",
+        "AIOPS_COLLECTOR_KEEP_ENDED_INCIDENTS": "50",
+        "AIOPS_COLLECTOR_PUBLIC_NAMES": "kit.example,room",
+        "AIOPS_TOKEN": "runner-secret",
+        "AIOPS_RESPONDER_TOKEN": "responder-secret",
         "UNRELATED": "x",
     }
     s = CollectorSettings.from_env(env)
@@ -38,7 +42,12 @@ def test_from_env_reads_every_variable_with_units() -> None:
         recent_seconds=7200.0,
         tick_seconds=0.5,
         history_dir=Path("/tmp/history"),
+        keep_ended_incidents=50,
+        public_names="kit.example,room",
+        token="runner-secret",
+        responder_token="responder-secret",
     )
+    assert "secret" not in repr(s)  # tokens are never logged
     assert set(env_vars(CollectorSettings).values()) <= set(env)
 
 

@@ -38,7 +38,7 @@ def runtime(tmp_path: Path, clock: FakeClock, poster: Any) -> CollectorRuntime:
 def test_a_triggered_incident_is_annotated_at_its_start_and_closed_at_its_end(tmp_path: Path) -> None:
     clock, poster = FakeClock(), RecordingPoster()
     rt = runtime(tmp_path, clock, poster)
-    api = TestClient(create_app(runtime=rt, scheduler=False))
+    api = TestClient(create_app(runtime=rt, scheduler=False), base_url="http://127.0.0.1")
     inc = api.post("/api/incidents", json={"kind": "cpu_hog", "service": "checkout", "duration_seconds": 120, "delay_seconds": 30}).json()
     [(what, key, kw)] = poster.events
     assert (what, key) == ("opened", f"incident-{inc['id']}")
@@ -56,7 +56,7 @@ def test_a_triggered_incident_is_annotated_at_its_start_and_closed_at_its_end(tm
 def test_an_incident_stopped_early_is_closed_when_stopped(tmp_path: Path) -> None:
     clock, poster = FakeClock(), RecordingPoster()
     rt = runtime(tmp_path, clock, poster)
-    api = TestClient(create_app(runtime=rt, scheduler=False))
+    api = TestClient(create_app(runtime=rt, scheduler=False), base_url="http://127.0.0.1")
     inc = api.post("/api/incidents", json={"kind": "memory_leak", "service": "catalog", "duration_seconds": 300}).json()
     clock.advance(45)
     api.delete(f"/api/incidents/{inc['id']}", params={"by": "cli"})
@@ -72,7 +72,7 @@ def test_an_observer_that_fails_costs_a_log_line_not_the_incident(tmp_path: Path
 
     clock = FakeClock()
     rt = runtime(tmp_path, clock, Broken())
-    api = TestClient(create_app(runtime=rt, scheduler=False))
+    api = TestClient(create_app(runtime=rt, scheduler=False), base_url="http://127.0.0.1")
     caplog.set_level(logging.ERROR, logger="collector.incidents")
     reply = api.post("/api/incidents", json={"kind": "cpu_hog", "service": "checkout"})
     assert reply.status_code == 201
@@ -92,7 +92,7 @@ def test_the_collector_posts_to_a_real_http_grafana(tmp_path: Path) -> None:
         settings = GrafanaSettings(url=grafana.url, token=grafana.token)
         app = create_app(CollectorSettings(log_path=tmp_path / "i.jsonl"), grafana=settings, scheduler=False)
         rt = app.state.runtime
-        with TestClient(app) as api:
+        with TestClient(app, base_url="http://127.0.0.1") as api:
             api.post("/api/incidents", json={"kind": "disk_fill", "service": "inventory", "duration_seconds": 60})
             assert rt.annotations.flush()
         [a] = grafana.annotations.values()

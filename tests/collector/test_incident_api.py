@@ -14,6 +14,9 @@ from simulator import load_catalog
 from collector_helpers import FakeClock, read_jsonl
 
 CATALOG = load_catalog()
+#: The tokens the ``runtime`` fixture's collector knows (tests/collector/conftest.py).
+RUNNER = {"Authorization": "Bearer runner-token"}
+RESPONDER = {"Authorization": "Bearer responder-token"}
 
 
 def _active(api: TestClient, kind: str, service: str) -> float:
@@ -70,9 +73,9 @@ def test_panic_button_stops_all_and_pauses_chaos(api: TestClient, runtime: Colle
     clock.advance(600)
     assert runtime.chaos.run_round() is None  # paused: nothing happens
     assert all(i["state"] == "stopped" for i in api.get("/api/incidents").json()["incidents"])
-    assert api.post("/api/chaos/resume").json()["paused"] is False
+    assert api.post("/api/chaos/resume", json={}).json()["paused"] is False
     assert runtime.chaos.run_round() is not None
-    assert api.post("/api/chaos/pause").json()["paused"] is True
+    assert api.post("/api/chaos/pause", json={}).json()["paused"] is True
 
 
 def test_catalog_endpoint(api: TestClient) -> None:
@@ -133,11 +136,21 @@ def test_bad_input_names_the_field_and_keeps_the_log(
 
 @pytest.mark.parametrize(
     ("content", "content_type"),
-    [(b"{not json", "application/json"), (b"kind=cpu_hog", "application/x-www-form-urlencoded"), (b"", "application/json")],
+    [(b"{not json", "application/json"), (b"", "application/json"), (b'{"kind": "\xff"}', "application/json"), (b"[" * 5000, "application/json")],
 )
 def test_a_body_that_is_not_a_json_object_is_400(api: TestClient, log_path: Path, content: bytes, content_type: str) -> None:
     r = api.post("/api/incidents", content=content, headers={"Content-Type": content_type})
     assert r.status_code == 400 and r.json()["field"] == "body"
+    assert not log_path.exists() or log_path.read_bytes() == b""
+
+
+@pytest.mark.parametrize("content_type", ["application/x-www-form-urlencoded", "text/plain", None])
+def test_a_write_that_is_not_json_is_415_naming_the_header(api: TestClient, log_path: Path, content_type: str | None) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    for path in ("/api/incidents", "/api/chaos/pause", "/api/actions"):
+        r = api.post(path, content=b"kind=cpu_hog&service=checkout" if content_type else b"", headers=headers)
+        assert r.status_code == 415 and r.json()["field"] == "Content-Type", path
+    assert api.get("/api/chaos").json()["paused"] is False
     assert not log_path.exists() or log_path.read_bytes() == b""
 
 
@@ -162,13 +175,20 @@ def test_a_runbook_action_ends_only_the_incidents_it_remedies(api: TestClient, c
     burst = api.post("/api/incidents", json={"kind": "error_burst", "service": "catalog", "duration_seconds": 600}).json()
     other = api.post("/api/incidents", json={"kind": "memory_leak", "service": "payments", "duration_seconds": 600}).json()
     clock.advance(30)
-    r = api.post("/api/actions", json={"action": "restart", "service": "catalog"})
+    forged = api.post("/api/actions", json={"action": "restart", "service": "catalog", "by": "remediation"})
+    assert forged.status_code == 403 and forged.json()["field"] == "by"
+    remediation = {"action": "restart", "service": "catalog", "by": "remediation"}
+    assert api.post("/api/actions", json=remediation, headers=RUNNER).status_code == 403
+    r = api.post("/api/actions", json=remediation, headers=RESPONDER)
     assert r.status_code == 200
     assert [i["id"] for i in r.json()["ended"]] == [leak["id"]]
     states = {i["id"]: (i["state"], i["stopped_by"]) for i in api.get("/api/incidents").json()["incidents"]}
     assert states[leak["id"]] == ("stopped", "remediation")
     assert states[burst["id"]][0] == "active" and states[other["id"]][0] == "active"
     assert any(x["event"] == "stopped" and x["by"] == "remediation" for x in read_jsonl(log_path))
-    wrong = api.post("/api/actions", json={"action": "reboot", "service": "catalog"})
+    wrong = api.post("/api/actions", json={"action": "reboot", "service": "catalog"}, headers=RESPONDER)
     assert wrong.status_code == 422 and wrong.json()["field"] == "action" and "restart" in wrong.json()["allowed"]
-    assert api.post("/api/actions", json={"action": "restart", "service": "mars"}).json()["field"] == "service"
+    assert api.post("/api/actions", json={"action": "restart", "service": "mars"}, headers=RESPONDER).json()["field"] == "service"
+    by = api.post("/api/actions", json={"action": "restart", "service": "catalog", "by": "someone"})
+    assert by.status_code == 422 and by.json()["allowed"] == ["api", "cli", "remediation"]  # the actions' own actors
+    assert api.post("/api/actions", json={"action": "restart", "service": "catalog", "by": "api"}).status_code == 200

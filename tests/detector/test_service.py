@@ -260,3 +260,45 @@ def test_an_outage_in_the_history_does_not_blind_its_callers_error_baselines() -
     clock.t = NOW
     service.infer_cycle()
     assert service.snapshot().series[("catalog", "errors")].anomaly
+
+
+def test_after_a_scrape_gap_it_says_settling_while_the_newest_windows_are_incomplete() -> None:
+    """Older complete rows are still scored, but health and readiness tell the truth about the newest ones."""
+    from fastapi.testclient import TestClient
+
+    from detector import create_app
+
+    class AfterOutage(FlakySource):
+        full = 120.0 / 15.0
+
+        def samples_in_window(self, start, end, step):
+            index = self.inner.fetch(start, end, step).index
+            counts = pd.Series(self.full, index=index)
+            counts.iloc[-3:] = self.full * 0.6  # the last windows span the outage: 60 % of their samples
+            return counts
+
+    service, _, clock = make()
+    service.source = AfterOutage(service.source.inner)
+    clock.t = NOW - 200
+    service.fit_cycle()
+    clock.t = NOW
+    service.infer_cycle()
+    health = service.health()
+    assert health["status"] == "settling" and health["ready"] is False
+    assert health["completeness_ratio"] == pytest.approx(0.6) and "scrape gap" in health["reason"]
+    api = TestClient(create_app(service), base_url="http://127.0.0.1")
+    assert api.get("/healthz").status_code == 200
+    assert api.get("/readyz").status_code == 503 and api.get("/readyz").json()["status"] == "settling"
+    AfterOutage.samples_in_window = lambda self, start, end, step: pd.Series(self.full, index=self.inner.fetch(start, end, step).index)
+    service.infer_cycle()
+    assert service.health()["status"] == "ok" and api.get("/readyz").status_code == 200
+
+
+def test_an_overrunning_cycle_backs_off_and_says_so_once_per_step(caplog: pytest.LogCaptureFixture) -> None:
+    service, _, _ = make()
+    with caplog.at_level("WARNING", logger="detector"):
+        periods = [service.cycle_overran("infer") for _ in range(5)]
+    assert periods == [30.0, 60.0, 120.0, None, None]  # doubled up to 8x the 15 s period, then left alone
+    assert len([r for r in caplog.records if "took longer" in r.getMessage()]) == 3
+    assert service.cycle_overran("fit") is None
+    assert service.health()["infer_period_seconds"] == 120.0 and "120 s" in service.health()["overrun"]

@@ -208,3 +208,12 @@ def test_real_corpus_linear_scores_at_least_48_and_beats_zscore(tmp_path):
     assert reports["linear"]["files"] == 28 and reports["linear"]["windows"] == 36
     assert reports["linear"]["scores"]["standard"] >= 48
     assert reports["linear"]["scores"]["standard"] > reports["zscore"]["scores"]["standard"]
+
+
+@pytest.mark.parametrize("key", ["../outside.csv", "realThing/../../outside.csv", "/etc/passwd.csv", "realThing/..", "a\\..\\b.csv", "./a.csv", "realThing/a.txt"])
+def test_a_windows_key_that_leaves_the_data_folder_is_refused(tmp_path, key):
+    """A key is joined to the data folder (read) and to the results folder (written): only category/file.csv."""
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps({key: [["2014-01-01 00:00:00", "2014-01-01 01:00:00"]]}))
+    with pytest.raises(NabInputError, match="category/file.csv"):
+        read_windows(path)

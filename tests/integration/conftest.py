@@ -72,12 +72,20 @@ class RunningCollector:
 
 
 def start_collector(
-    workdir: Path, *, seed: int = 7, port: int | None = None, history_dir: Path | None = None, extra_args: Sequence[str] = ()
+    workdir: Path,
+    *,
+    seed: int = 7,
+    port: int | None = None,
+    history_dir: Path | None = None,
+    extra_args: Sequence[str] = (),
+    responder_token: str | None = None,
 ) -> RunningCollector:
     """Start ``aiops collector`` on loopback from the stack specification (a free port by default) and wait until ready; the caller stops it."""
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
-    spec = stack_spec.collector(port=port, seed=seed, log_path=workdir / "incidents.jsonl", history_dir=history_dir)
+    spec = stack_spec.collector(
+        port=port, seed=seed, log_path=workdir / "incidents.jsonl", history_dir=history_dir, responder_token=responder_token
+    )
     spec = dataclasses.replace(spec, argv=spec.argv + tuple(extra_args))
     child = stack_spec.start(spec, log_dir=workdir, cwd=workdir)
     return RunningCollector(url=spec.url, port=port, target=f"127.0.0.1:{port}", child=child)

@@ -82,15 +82,16 @@ def loop(prometheus_bin: str, alertmanager_bin: str, fast_signals: Path, tmp_pat
         list(pool.map(load, history.metrics_paths))
     children: list = []
     try:
-        collector = start_collector(root / "collector", seed=SEED, port=collector_port, history_dir=root / "history")
+        token = "loop-responder-token"  # the responder's: Alertmanager sends it, the collector takes its remediation
+        collector = start_collector(root / "collector", seed=SEED, port=collector_port, history_dir=root / "history", responder_token=token)
         children.append(collector.child)
 
-        responder_spec = stack.responder(port=free_port(), collector_url=collector.url, log_path=root / "alerts.jsonl", remediate=True)
+        responder_spec = stack.responder(port=free_port(), collector_url=collector.url, log_path=root / "alerts.jsonl", remediate=True, token=token)
         responder_url = responder_spec.url
         responder = stack.start(responder_spec, log_dir=root)
         children.append(responder)
 
-        alertmanager = stack.start_alertmanager(root, webhook_url=f"{responder_url}/alertmanager", group_wait_seconds=1, group_interval_seconds=1)
+        alertmanager = stack.start_alertmanager(root, webhook_url=f"{responder_url}/alertmanager", group_wait_seconds=1, group_interval_seconds=1, token=token)
         children.append(alertmanager)
 
         detector_port = free_port()
@@ -340,6 +341,8 @@ def test_the_detector_survives_prometheus_going_away_and_recovers(loop: Loop) ->
         )
         assert loop.detector.alive(), "the detector stays up"
         assert degraded["last_error"]
+        not_ready = httpx.get(f"{loop.detector_url}/readyz", timeout=5)  # health stays 200 (liveness); readiness does not
+        assert not_ready.status_code == 503 and not_ready.json()["ready"] is False and not_ready.json()["reason"]
         text = httpx.get(f"{loop.detector_url}/metrics").text
         assert 'aiops_detector_runs_total{model="online",outcome="failure"}' in text
     finally:
@@ -360,3 +363,40 @@ def test_the_detector_survives_prometheus_going_away_and_recovers(loop: Loop) ->
         timeout_seconds=FAST_RATE_WINDOW_SECONDS + 30,
     )
     assert recovered["status"] == "ok"
+    assert loop.api.poll("ready again", lambda: httpx.get(f"{loop.detector_url}/readyz", timeout=5).status_code == 200, timeout_seconds=30)
+
+
+def test_a_collector_restart_under_the_running_detector_loses_nothing_and_raises_no_flag(loop: Loop) -> None:
+    """The collector stops and comes back on its port with its log and history: incidents kept, ids go on, no false flag."""
+    quiet = 'sum(aiops_detector_anomaly) or vector(0)'
+    loop.api.poll("no flag raised before the restart (earlier incidents over)", lambda: loop.api.scalar(quiet) == 0, timeout_seconds=120)
+    before = httpx.get(f"{loop.collector.url}/api/incidents").json()["incidents"]
+    old = loop.collector
+    old.child.stop()
+    restarted_at = time.time()
+    loop.collector = start_collector(
+        old.child.log_path.parent, seed=SEED, port=old.port, history_dir=loop.root / "history", responder_token="loop-responder-token"
+    )
+    try:
+        after = httpx.get(f"{loop.collector.url}/api/incidents").json()["incidents"]
+        assert [(i["id"], i["state"]) for i in after] == [(i["id"], i["state"]) for i in before]  # nothing lost
+        def health() -> dict:
+            return httpx.get(f"{loop.detector_url}/healthz", timeout=5).json()
+
+        start_runs = health()["runs"]["success"]
+        loop.api.poll(
+            "the detector scoring again after the collector's restart",
+            lambda: (h := health())["status"] == "ok" and h["runs"]["success"] >= start_runs + 5,
+            timeout_seconds=FAST_RATE_WINDOW_SECONDS + 60,
+        )
+        span = max(1, int(time.time() - restarted_at) + 1)
+        flagged = loop.api.query(f"max_over_time(aiops_detector_anomaly[{span}s]) == 1")
+        anomalies = httpx.get(f"{loop.detector_url}/api/anomalies", params={"limit": 5}).json()["anomalies"]
+        assert not flagged, f"flags raised by the restart alone: {[f['metric'] for f in flagged]}; restarted at {restarted_at:.0f}; newest: " + str(
+            [(a.get("timestamp"), a.get("service"), a.get("signal"), a.get("sentence")) for a in anomalies]
+        )
+        nxt = httpx.post(f"{loop.collector.url}/api/incidents", json={"kind": "cpu_hog", "service": "checkout", "duration_seconds": 30, "delay_seconds": 3600})
+        assert nxt.status_code == 201 and int(nxt.json()["id"]) > max((int(i["id"]) for i in before), default=0)
+        httpx.delete(f"{loop.collector.url}/api/incidents")
+    finally:
+        loop.collector.child.stop()

@@ -43,7 +43,7 @@ def test_the_packaged_file_declares_two_minutes_once_and_every_query_uses_it() -
     assert s.spec("errors").promql == (
         "sum by (service) (rate(aiops_http_request_errors_total[120s])) / sum by (service) (rate(aiops_http_requests_total[120s]))"
     )
-    assert s.completeness_promql == 'min(count_over_time(up{job="aiops-collector"}[120s]))'
+    assert s.completeness_promql == 'min(sum_over_time(up{job="aiops-collector"}[120s]))'
     assert s.spec("cpu").promql == "avg by (service) (aiops_cpu_utilization_ratio)"  # no range, nothing substituted
     assert RATE_WINDOW_PLACEHOLDER == "$rate_window" and RATE_WINDOW_PLACEHOLDER in text
 

@@ -31,7 +31,7 @@ def make(tmp_path, remediate: bool, calls: list):
 
     r = Responder(log_path=tmp_path / "alerts.jsonl", collector_url="http://collector.test", remediate=remediate,
                   clock=lambda: 1000.0, transport=httpx.MockTransport(collector))
-    return r, TestClient(create_app(r))
+    return r, TestClient(create_app(r), base_url="http://127.0.0.1")
 
 
 def test_every_alert_is_recorded_and_nothing_is_done_while_remediation_is_off(tmp_path) -> None:
@@ -64,6 +64,8 @@ def test_actions_the_runbook_reserves_for_humans_are_not_taken(tmp_path) -> None
 
 def test_a_body_that_is_not_a_webhook_is_rejected_and_not_recorded(tmp_path) -> None:
     r, client = make(tmp_path, remediate=True, calls=[])
-    assert client.post("/alertmanager", content=b"not json").status_code == 400
-    assert client.post("/alertmanager", json={"alerts": "nope"}).status_code == 400
+    r1 = client.post("/alertmanager", content=b"not json", headers={"Content-Type": "application/json"})
+    assert r1.status_code == 400 and r1.json()["field"] == "body"
+    r2 = client.post("/alertmanager", json={"status": "firing", "alerts": "nope"})
+    assert r2.status_code == 422 and r2.json()["field"] == "alerts"
     assert not (tmp_path / "alerts.jsonl").exists()

@@ -85,3 +85,38 @@ def test_an_incident_stopped_early_ends_then() -> None:
     assert stopped.state_at(150) == "stopped" and inc.state_at(150) == "active"
     pending = sim.make_incident(CATALOG, id="2", kind="cpu_hog", service="checkout", delay_seconds=60, now=0).stopped(10.0, "api")
     assert not any(pending.active_at(t) for t in range(0, 500, 5))
+
+
+def _problems(text: str | bytes, tmp_path) -> list[str]:
+    path = tmp_path / "hostile.yaml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(sim.ScenarioError) as info:
+        sim.load_scenario(path, CATALOG)
+    assert all("\n" not in p and len(p) < 400 for p in info.value.problems)  # one short line each
+    return info.value.problems
+
+
+def test_hostile_scenario_files_are_refused_in_one_line_each(tmp_path) -> None:
+    bomb = "a: &a ['x','x','x','x','x','x','x','x','x']\n" + "".join(
+        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+    ) + "incidents: *i\n"
+    assert "aliases" in _problems(bomb, tmp_path)[0]
+    assert "duplicate key 'kind'" in _problems("incidents:\n  - {at: 1m, kind: cpu_hog, kind: disk_fill, service: checkout}\n", tmp_path)[0]
+    assert "unknown keys" in _problems("incidents:\n  - {at: 1m, kind: cpu_hog, service: checkout, null: 1, 3: x}\n", tmp_path)[0]
+    assert _problems("incidents:\n  - {at: " + "9" * 5000 + ", kind: cpu_hog, service: checkout}\n", tmp_path)
+    assert "UTF-8" in _problems(b"incidents:\n  - {kind: \xff\xfe}\n", tmp_path)[0]
+    assert "deep" in _problems("incidents: " + "[" * 100_000 + "]" * 100_000 + "\n", tmp_path)[0]
+
+
+def test_the_overlap_check_is_n_log_n() -> None:
+    import time
+
+    from simulator._scenario import _max_overlap
+
+    steps = [sim.ScenarioStep(at_seconds=i * 4.0, kind="cpu_hog", service="checkout", duration_seconds=10.0, intensity=1.0) for i in range(20_000)]
+    started = time.perf_counter()
+    assert _max_overlap(steps) == (3, 8.0)  # [0,10), [4,14), [8,18) first run at once at 8 s
+    assert time.perf_counter() - started < 2.0  # the quadratic check took 34 s on 20,000 incidents
+    crowded = "incidents:\n" + "".join(f"  - {{at: {i}s, kind: cpu_hog, service: checkout, duration: 5m}}\n" for i in range(CATALOG.max_concurrent_incidents + 1))
+    with pytest.raises(sim.ScenarioError, match=f"at {CATALOG.max_concurrent_incidents}s {CATALOG.max_concurrent_incidents + 1} incidents overlap"):
+        sim.parse_scenario(crowded, CATALOG)

@@ -61,8 +61,9 @@ async function api(method, path, body) {
   try {
     response = await fetch(path, {
       method,
-      headers: body === undefined ? {} : { "Content-Type": "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      // every write is JSON, an empty one too: the console refuses anything else (no cross-site form can post it)
+      headers: method === "GET" ? {} : { "Content-Type": "application/json" },
+      body: method === "GET" ? undefined : JSON.stringify(body === undefined ? {} : body),
     });
   } catch (e) {
     return { ok: false, status: 0, body: { error: `the console does not answer (${e.message})` } };
