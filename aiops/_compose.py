@@ -148,6 +148,17 @@ def _wget_health(url: str, start_period: str = "30s") -> dict[str, Any]:
     return {"test": ["CMD", "wget", "-q", "-O", "/dev/null", url], **HEALTH_TIMING, "start_period": start_period}
 
 
+#: Where the Alertmanager container writes the responder's token from ``.env`` before it starts (its config names the file).
+RESPONDER_TOKEN_FILE = "/tmp/aiops-responder-token"
+#: The tokens every write off loopback needs (plumbing/guard.py); the containers listen off loopback, so ``.env`` must set them.
+TOKENS = {
+    "AIOPS_TOKEN": "${AIOPS_TOKEN:?set AIOPS_TOKEN in .env (see .env.example)}",
+    "AIOPS_RESPONDER_TOKEN": "${AIOPS_RESPONDER_TOKEN:?set AIOPS_RESPONDER_TOKEN in .env (see .env.example)}",
+}
+#: Which tokens each kit service holds: the collector checks both, the responder and the console send theirs.
+SERVICE_TOKENS = {"collector": ("AIOPS_TOKEN", "AIOPS_RESPONDER_TOKEN"), "responder": ("AIOPS_RESPONDER_TOKEN",), "console": ("AIOPS_TOKEN",)}
+
+
 def _kit_service(spec: stack.ProcessSpec, depends_on: dict[str, dict[str, str]], volumes: list[str]) -> dict[str, Any]:
     service: dict[str, Any] = {
         "image": KIT_IMAGE,
@@ -161,6 +172,8 @@ def _kit_service(spec: stack.ProcessSpec, depends_on: dict[str, dict[str, str]],
         },
         "restart": "unless-stopped",
     }
+    if spec.name in SERVICE_TOKENS:
+        service["environment"] = {name: TOKENS[name] for name in SERVICE_TOKENS[spec.name]}
     if depends_on:
         service["depends_on"] = depends_on
     if volumes:
@@ -218,7 +231,13 @@ def compose_document() -> dict[str, Any]:
         },
         "alertmanager": {
             "image": IMAGES["alertmanager"],
-            "command": ["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager", "--cluster.listen-address="],
+            # the responder's token from .env into the file the config names, then Alertmanager itself
+            "entrypoint": ["/bin/sh", "-c"],
+            "command": [
+                f"umask 077 && printf '%s' \"$$AIOPS_RESPONDER_TOKEN\" > {RESPONDER_TOKEN_FILE} && exec /bin/alertmanager "
+                "--config.file=/etc/alertmanager/alertmanager.yml --storage.path=/alertmanager --cluster.listen-address="
+            ],
+            "environment": {"AIOPS_RESPONDER_TOKEN": TOKENS["AIOPS_RESPONDER_TOKEN"]},
             "ports": _ports("alertmanager"),
             "volumes": [f"./{COMPOSE_MONITORING}/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro"],
             "healthcheck": _wget_health("http://127.0.0.1:9093/-/ready"),
@@ -309,7 +328,7 @@ COMPOSE_HEADER = (
     + f"""#
 # The whole kit: `docker compose up` (README.md, "The docker-compose stack"). Every published port is bound to
 # ${BIND_VARIABLE} (default 127.0.0.1, this machine only); {BIND_VARIABLE}=0.0.0.0 in .env opens them for a room.
-# The kit's services have no authentication: open them only on a network you trust.
+# Reads are open; every write needs the tokens set in .env (AIOPS_TOKEN, AIOPS_RESPONDER_TOKEN).
 """
 )
 
@@ -346,7 +365,7 @@ def render_rules() -> str:
 def render_alertmanager_config() -> str:
     """The kit's Alertmanager config, sending to the responder by its service name."""
     note = "# Rendered from monitoring/alertmanager.yml, sending to the responder service.\n"
-    return _HEADER + note + _strip_header(mon.render_alertmanager_config(f"{_url('responder')}/alertmanager"))
+    return _HEADER + note + _strip_header(mon.render_alertmanager_config(f"{_url('responder')}/alertmanager", token_file=RESPONDER_TOKEN_FILE))
 
 
 @dataclass(frozen=True)

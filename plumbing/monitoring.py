@@ -158,11 +158,14 @@ def render_alertmanager_config(
     group_interval_seconds: float | None = None,
     base: Path | None = None,
     token: str | None = None,
+    token_file: str | None = None,
 ) -> str:
     """The project's Alertmanager config as YAML text, sending to ``webhook_url`` (tests shorten the waits).
 
     With ``token`` (the responder's), every notification carries ``Authorization: Bearer <token>``
     (``http_config.authorization``); the text then holds a secret: write it to a file only its owner reads.
+    ``token_file`` instead: Alertmanager reads the token from that file (``credentials_file``), so the
+    config holds no secret (the compose stack writes the file from its ``.env``).
     """
     base = base or alertmanager_config()
     config = _load(base)
@@ -171,6 +174,8 @@ def render_alertmanager_config(
             hook["url"] = webhook_url
             if token:
                 hook["http_config"] = {"authorization": {"type": "Bearer", "credentials": token}}
+            elif token_file:
+                hook["http_config"] = {"authorization": {"type": "Bearer", "credentials_file": token_file}}
     route = config.setdefault("route", {})
     if group_wait_seconds is not None:
         route["group_wait"] = format_duration(group_wait_seconds)

@@ -212,13 +212,15 @@ def test_docker_compose_refuses_a_broken_file_and_a_missing_password(tmp_path: P
     doc["services"]["collector"]["healthcheck"]["start_interval"] = "1s"
     broken.write_text(yaml.safe_dump(doc))
     (tmp_path / "empty.env").write_text("")
+    (tmp_path / "no-password.env").write_text("AIOPS_TOKEN=a\nAIOPS_RESPONDER_TOKEN=b\n")
     run = subprocess.run([docker_compose, "-f", str(broken), "--env-file", str(ENV_EXAMPLE), "config", "-q"], capture_output=True, text=True, timeout=60)
     assert run.returncode != 0 and "start_interval" in run.stderr
-    run = subprocess.run(
-        [docker_compose, "-f", str(COMPOSE), "--env-file", str(tmp_path / "empty.env"), "config", "-q"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert run.returncode != 0 and "GRAFANA_ADMIN_PASSWORD" in run.stderr
+    for env, missing in (("no-password.env", "GRAFANA_ADMIN_PASSWORD"), ("empty.env", "_TOKEN in .env")):
+        run = subprocess.run(
+            [docker_compose, "-f", str(COMPOSE), "--env-file", str(tmp_path / env), "config", "-q"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert run.returncode != 0 and missing in run.stderr, run.stderr
 
 
 @pytest.mark.integration

@@ -17,7 +17,7 @@ class ConsoleSettings(EnvSettings):
 
     ENV_PREFIX = "AIOPS_CONSOLE_"
 
-    #: Interface of the console (`--host`); loopback by default. Anything else lets a room trigger and stop incidents with no authentication (a warning is printed).
+    #: Interface of the console (`--host`); loopback by default. Anything else lets a room trigger and stop incidents through it: it holds the runner's token (a warning is printed).
     host: str = "127.0.0.1"
     #: Port of the console's page and JSON API (`--port`).
     port: int = 8003

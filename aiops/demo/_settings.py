@@ -39,7 +39,7 @@ class DemoSettings(EnvSettings):
 
     ENV_PREFIX = "AIOPS_DEMO_"
 
-    #: Interface of the collector (`--host`); anything but loopback lets a room reach it (no authentication).
+    #: Interface of the collector (`--host`); anything but loopback lets a room reach it (reads open, writes need the printed token; the console holds it).
     host: str = shared("AIOPS_COLLECTOR_HOST", "127.0.0.1")
     #: Port of the collector's /metrics and incident API (`--port`).
     port: int = shared("AIOPS_COLLECTOR_PORT", 8000)

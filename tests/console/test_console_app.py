@@ -110,7 +110,7 @@ def make_client(
         grafana_url=grafana_url,
         clock=lambda: NOW,
     )
-    return TestClient(app)
+    return TestClient(app, base_url="http://127.0.0.1")  # the guard wants a Host it knows
 
 
 # ------------------------------------------------------------------------ the page
@@ -258,7 +258,7 @@ def test_a_room_polling_at_once_costs_the_services_one_poll_and_a_write_shows_at
         detector=DetectorClient("http://detector", transport=detector_transport()),
         prometheus=None, signals=load_signals(), refresh_every_seconds=2.0, clock=lambda: now[0],
     )  # fmt: skip
-    client = TestClient(app)
+    client = TestClient(app, base_url="http://127.0.0.1")
 
     def incident_reads() -> int:
         return sum(1 for r in sent if (r.method, r.url.path) == ("GET", "/api/incidents"))
@@ -272,3 +272,12 @@ def test_a_room_polling_at_once_costs_the_services_one_poll_and_a_write_shows_at
     client.delete("/api/incidents/1")
     client.get("/api/state")
     assert incident_reads() == 3  # the write cleared it: the page sees the stop on its next poll
+
+
+def test_the_console_takes_only_json_writes_from_a_host_it_knows() -> None:
+    """No cross-site form and no rebinding page can trigger through the console (it holds the runner's token)."""
+    client = make_client()
+    form = client.post("/api/incidents", data={"kind": "cpu_hog", "service": "payments"})
+    assert form.status_code == 415 and form.json()["field"] == "Content-Type"
+    rebound = TestClient(client.app, base_url="http://attacker.example").post("/api/incidents", json={"kind": "cpu_hog", "service": "payments"})
+    assert rebound.status_code == 403 and rebound.json()["field"].lower() == "host"

@@ -116,7 +116,7 @@ def dash_stack(prometheus_bin: str, fast_signals: Path, tmp_path_factory: pytest
         children.append(champion)
         _register_versions(registry, root, prometheus.url, fast_signals)
         for url, child in ((detector_url, detector), (champion_spec.url, champion)):
-            wait_until(lambda: detector_scoring(url, cycles=2), child=child, timeout_seconds=FAST_RATE_WINDOW_SECONDS + 60)
+            wait_until(lambda: detector_scoring(url, cycles=2), child=child, timeout_seconds=FAST_RATE_WINDOW_SECONDS + 150)  # the champion waits for the versions to be registered
         api = PromAPI(prometheus.url)
         triggered = []
         for body in INCIDENTS:
