@@ -223,6 +223,8 @@ class DetectorService:
             history = float(now - first[0]) if len(first) else 0.0
             need = self.settings.min_history_seconds
             with self._lock:
+                if self.champion is not None:  # a champion arrived while this fallback fit read: it needs no warm-up
+                    return
                 self.history_seconds = history
                 self.warmup_ratio = 1.0 if need <= 0 else min(1.0, history / need)
             if not have.any() or (need > 0 and history < need):

@@ -197,3 +197,24 @@ def test_an_incident_scored_by_the_champion_is_flagged(models) -> None:
     service.champion_cycle()
     service.infer_cycle()
     assert any(a["service"] == "payments" and a["signal"] == "cpu" for a in service.recent_anomalies())
+
+
+def test_a_fallback_fit_that_ends_after_the_champion_arrived_does_not_warm_it_up_again(models) -> None:
+    """A race seen live: the fallback fit read the history, the champion loaded, then the fit set the warm-up back."""
+    reg = FakeRegistry()
+    reg.models = models
+    service = make(reg)
+    settings = service.settings
+    service.settings = type(settings)(**{**vars(settings), "min_history_seconds": 30 * 86400.0})  # the fit will find too little history
+    inner = service.source
+
+    class LoadsTheChampionMidFit:
+        def fetch(self, start, end, step):
+            frame = inner.fetch(start, end, step)
+            reg.champion = "1"
+            service.champion_cycle()  # the champion job runs while the fit is reading
+            return frame
+
+    service.source = LoadsTheChampionMidFit()
+    service.fit_cycle()
+    assert service.champion is not None and service.warmup_ratio == 1.0 and service.model is models["1"]
