@@ -31,3 +31,10 @@ def test_the_command_refuses_another_machine(capsys: pytest.CaptureFixture[str])
 
     code = main(["bench", "load", "--collector-url", "http://192.0.2.1:8000"])
     assert code == 2 and "loopback only" in capsys.readouterr().err
+
+
+def test_the_command_refuses_a_console_on_another_machine(capsys: pytest.CaptureFixture[str]) -> None:
+    from aiops.cli import main
+
+    code = main(["bench", "load", "--collector-url", "http://127.0.0.1:8000", "--console-url", "http://192.0.2.1:8003"])
+    assert code == 2 and "http://192.0.2.1:8003" in capsys.readouterr().err

@@ -54,13 +54,14 @@ def register(subparsers: Any) -> None:
         help="a bounded load benchmark of the kit's read endpoints (loopback only)",
         description=(
             "N clients poll the collector's /metrics and GET /api/incidents (and, with --detector-url, the "
-            "detector's /metrics and JSON) once a second for a fixed time, then stop; prints requests per second, "
+            "detector's /metrics and JSON, with --console-url the console's data calls) once a second for a fixed time, then stop; prints requests per second, "
             "p50/p99 latency and errors. Without --collector-url a collector is started on a free loopback port "
             "(a child process) with a few incidents, and stopped at the end."
         ),
     )
     load.add_argument("--collector-url", help="a running collector on loopback (default: start one)")
     load.add_argument("--detector-url", help="a running detector on loopback (default: leave the detector out)")
+    load.add_argument("--console-url", help="a running trainee console on loopback: its data calls, as the page polls them (default: leave it out)")
     load.add_argument("--clients", type=int, default=20, help="concurrent clients (default: 20)")
     load.add_argument("--seconds", type=float, default=20.0, help="how long the clients poll (default: 20)")
     load.set_defaults(func=run_bench_load)
@@ -85,7 +86,7 @@ def run_bench_load(args: argparse.Namespace) -> int:
 
     if args.clients < 1 or not 1 <= args.seconds <= 600:
         raise UsageError("--clients must be >= 1 and --seconds between 1 and 600")
-    given = [u for u in (args.collector_url, args.detector_url) if u]
+    given = [u for u in (args.collector_url, args.detector_url, args.console_url) if u]
     if not_loopback(given):
         raise UsageError(f"aiops bench load polls loopback only, not {', '.join(not_loopback(given))}")
     child = None
@@ -102,6 +103,9 @@ def run_bench_load(args: argparse.Namespace) -> int:
         if args.detector_url:
             d = args.detector_url.rstrip("/")
             urls += [f"{d}/metrics", f"{d}/api/anomalies", f"{d}/api/incidents/detected"]
+        if args.console_url:
+            c = args.console_url.rstrip("/")
+            urls += [f"{c}/api/state", f"{c}/api/charts"]
         print(f"{args.clients} clients, each polling {len(urls)} endpoints once a second for {args.seconds:g} s ...", flush=True)
         try:
             started = time.monotonic()

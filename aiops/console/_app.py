@@ -77,19 +77,42 @@ def scoreboard_rows(board: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 class _Cached:
-    """One value recomputed at most every ``ttl_seconds`` of ``clock``, shared by every page that asks (a room polls at once)."""
+    """One value recomputed at most every ``ttl_seconds`` of ``clock``, shared by every page that asks (a room polls at once).
 
-    def __init__(self, compute: Callable[[], Any], ttl_seconds: float, clock: Callable[[], float]) -> None:
+    With ``background`` (the default), a stale value is served at once while one thread
+    recomputes it, so no page waits on the collector, the detector or Prometheus; only the
+    first ask, and the first after :meth:`clear` (a write the page must see), compute in line.
+    """
+
+    def __init__(self, compute: Callable[[], Any], ttl_seconds: float, clock: Callable[[], float], *, background: bool = True) -> None:
         self._compute, self._ttl, self._clock = compute, ttl_seconds, clock
+        self._background = background
         self._lock = threading.Lock()
         self._value: Any = None
         self._at: float | None = None
+        self._refreshing = False
+
+    def _refresh(self) -> None:
+        try:
+            value, at = self._compute(), self._clock()
+            with self._lock:
+                if self._at is not None:  # not cleared meanwhile (a cleared value is recomputed in line)
+                    self._value, self._at = value, at
+        finally:
+            with self._lock:
+                self._refreshing = False
 
     def get(self) -> Any:
         with self._lock:
             now = self._clock()
-            if self._at is None or now - self._at >= self._ttl:
-                self._value, self._at = self._compute(), now
+            if self._at is not None and now - self._at < self._ttl:
+                return self._value
+            if self._at is not None and self._background:  # stale: serve it, refresh once in the background
+                if not self._refreshing:
+                    self._refreshing = True
+                    threading.Thread(target=self._refresh, name="console-refresh", daemon=True).start()
+                return self._value
+            self._value, self._at = self._compute(), now
             return self._value
 
     def clear(self) -> None:

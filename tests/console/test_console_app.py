@@ -281,3 +281,31 @@ def test_the_console_takes_only_json_writes_from_a_host_it_knows() -> None:
     assert form.status_code == 415 and form.json()["field"] == "Content-Type"
     rebound = TestClient(client.app, base_url="http://attacker.example").post("/api/incidents", json={"kind": "cpu_hog", "service": "payments"})
     assert rebound.status_code == 403 and rebound.json()["field"].lower() == "host"
+
+
+def test_a_stale_value_is_served_at_once_while_one_thread_refreshes_it() -> None:
+    import threading
+
+    from aiops.console._app import _Cached
+
+    now = [0.0]
+    release, calls = threading.Event(), []
+
+    def compute() -> int:
+        calls.append(now[0])
+        if len(calls) > 1:
+            release.wait(5)  # a slow Prometheus
+        return len(calls)
+
+    cache = _Cached(compute, 4.0, lambda: now[0])
+    assert cache.get() == 1  # the first ask computes in line
+    now[0] = 5.0  # stale
+    assert cache.get() == 1 and cache.get() == 1  # served at once, while one refresh runs
+    release.set()
+    for _ in range(100):
+        if cache.get() == 2:
+            break
+        threading.Event().wait(0.01)
+    assert cache.get() == 2 and len(calls) == 2  # one refresh, however many asked
+    cache.clear()
+    assert cache.get() == 3  # after a write: in line, so the page shows it at once
