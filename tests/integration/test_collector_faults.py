@@ -87,3 +87,40 @@ def test_kill_9_during_a_burst_loses_no_acknowledged_incident(tmp_path: Path) ->
         assert r.status_code == 201 and int(r.json()["id"]) == max(int(i) for i in logged) + 1  # ids go on, never reused
     finally:
         again.child.stop()
+
+
+def test_an_immutable_log_refuses_writes_without_a_ghost_and_recovers(tmp_path: Path) -> None:
+    """The log made unwritable under a running collector (``chattr +i``, as the finding did): 503, reads go on,
+    nothing buffered is written later, no id is reused once it is writable again."""
+    import subprocess
+
+    chattr = shutil.which("chattr")
+    assert chattr, "chattr (e2fsprogs) is needed for this fault test"
+    running = start_collector(tmp_path / "run")
+    log = tmp_path / "run" / "incidents.jsonl"
+    url = running.url
+    immutable = False
+    try:
+        assert httpx.post(f"{url}/api/incidents", json={"kind": "cpu_hog", "service": "checkout"}).status_code == 201
+        before = log.read_text()
+        done = subprocess.run([chattr, "+i", str(log)], capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.fail(f"chattr +i failed here ({done.stderr.strip()}): this fault cannot be made on this filesystem")
+        immutable = True
+        for _ in range(3):
+            r = httpx.post(f"{url}/api/incidents", json={"kind": "error_burst", "service": "payments"})
+            assert r.status_code == 503 and r.json()["field"] == "log", r.text
+        assert httpx.delete(f"{url}/api/incidents/1").status_code == 503
+        assert httpx.get(f"{url}/metrics").status_code == 200
+        assert httpx.get(f"{url}/healthz").status_code == 200
+        assert [i["id"] for i in httpx.get(f"{url}/api/incidents").json()["incidents"]] == ["1"]  # state unchanged
+        subprocess.run([chattr, "-i", str(log)], check=True)
+        immutable = False
+        r = httpx.post(f"{url}/api/incidents", json={"kind": "error_burst", "service": "payments"})
+        assert r.status_code == 201 and r.json()["id"] == "2"  # the refused ones used no id
+        assert log.read_text().startswith(before)
+        assert _log_ids(log) == ["1", "2"]  # no ghost of a refused trigger, nothing buffered flushed later
+    finally:
+        if immutable:
+            subprocess.run([chattr, "-i", str(log)])
+        running.child.stop()
