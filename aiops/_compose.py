@@ -16,13 +16,13 @@ the monitoring configs are rendered from the kit's own (``monitoring/``) by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from plumbing import monitoring as mon
+from plumbing.generated import GeneratedFile, write_generated
 
 from . import stack
 
@@ -368,21 +368,6 @@ def render_alertmanager_config() -> str:
     return _HEADER + note + _strip_header(mon.render_alertmanager_config(f"{_url('responder')}/alertmanager", token_file=RESPONDER_TOKEN_FILE))
 
 
-@dataclass(frozen=True)
-class GeneratedFile:
-    """One generated file: where it goes (under the checkout) and what it must hold."""
-
-    path: Path
-    text: str
-
-    def current(self) -> str | None:
-        return self.path.read_text(encoding="utf-8") if self.path.is_file() else None
-
-    @property
-    def up_to_date(self) -> bool:
-        return self.current() == self.text
-
-
 def generated_files(root: Path) -> list[GeneratedFile]:
     """Every generated file under the checkout ``root``: the compose file and its monitoring configs."""
     out = root / COMPOSE_MONITORING
@@ -392,13 +377,3 @@ def generated_files(root: Path) -> list[GeneratedFile]:
         GeneratedFile(out / "rules" / "aiops-alerts.yml", render_rules()),
         GeneratedFile(out / "alertmanager.yml", render_alertmanager_config()),
     ]
-
-
-def write_generated(files: list[GeneratedFile], *, check: bool = False) -> list[GeneratedFile]:
-    """The files that were (or, with ``check``, would be) written."""
-    stale = [f for f in files if not f.up_to_date]
-    if not check:
-        for f in stale:
-            f.path.parent.mkdir(parents=True, exist_ok=True)
-            f.path.write_text(f.text, encoding="utf-8")
-    return stale

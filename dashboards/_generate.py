@@ -15,11 +15,12 @@ the generated incident docs), and a unit test fails when they drift from the cod
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
 from plumbing.durations import format_duration
+from plumbing.generated import GeneratedFile
+from plumbing.generated import write_generated as _write_generated
 from plumbing.monitoring import monitoring_dir, scrape_interval_seconds
 
 from ._definitions import DATASOURCE_NAME, DATASOURCE_UID, FOLDER_TITLE, FOLDER_UID, dashboards
@@ -39,21 +40,6 @@ __all__ = [
 JSON_DIR = Path(__file__).resolve().parent / "json"
 #: Where Grafana's dashboard provider reads the JSON (mount ``dashboards/json`` there, read-only).
 GRAFANA_DASHBOARDS_PATH = "/var/lib/grafana/dashboards/aiops"
-
-
-@dataclass(frozen=True)
-class GeneratedFile:
-    """One generated file: where it goes and what it must hold."""
-
-    path: Path
-    text: str
-
-    def current(self) -> str | None:
-        return self.path.read_text(encoding="utf-8") if self.path.is_file() else None
-
-    @property
-    def up_to_date(self) -> bool:
-        return self.current() == self.text
 
 
 def dashboard_json(dashboard: Mapping[str, Any]) -> str:
@@ -123,14 +109,4 @@ def generated_files(*, json_dir: Path | None = None, provisioning_dir: Path | No
 
 def write_generated(files: list[GeneratedFile], *, check: bool = False) -> list[GeneratedFile]:
     """The files that were (or, with ``check``, would be) written; stale ``*.json`` in a dashboards folder count too."""
-    stale = [f for f in files if not f.up_to_date]
-    dirs = {f.path.parent for f in files if f.path.suffix == ".json"}
-    expected = {f.path for f in files}
-    extra = [p for d in dirs if d.is_dir() for p in sorted(d.glob("*.json")) if p not in expected]
-    if not check:
-        for f in stale:
-            f.path.parent.mkdir(parents=True, exist_ok=True)
-            f.path.write_text(f.text, encoding="utf-8")
-        for p in extra:
-            p.unlink()
-    return stale + [GeneratedFile(p, "") for p in extra]
+    return _write_generated(files, check=check, prune_suffix=".json")
