@@ -30,7 +30,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from model import JOIN_WINDOW_SECONDS, AcceptedChange, FlagRuns, FleetModel, SignalSet, as_epoch_seconds, format_value, level_offset
+from model import JOIN_WINDOW_SECONDS, AcceptedChange, FlagRuns, FleetModel, SignalSet, as_epoch_seconds, format_value, has_returned, level_offset
 
 from ._settings import DetectorSettings
 
@@ -154,7 +154,7 @@ class Rebaseliner:
             if len(mine) < 2 or change.offset == 0:
                 continue
             old = level_offset(mine["value"].to_numpy(), mine["expected"].to_numpy()) + change.offset
-            if np.isfinite(old) and abs(old) < 0.5 * abs(change.offset):
+            if has_returned(old, change.offset):
                 del self.accepted[key]
                 self.runs.forget(key)
                 spec = self.signals.spec(key[1])

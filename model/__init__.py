@@ -20,7 +20,7 @@ Public surface:
   (format ``"aiops-fleet-model"``, :data:`MODEL_FORMAT_VERSION`, see :mod:`model._format`);
 - explanations: :func:`explain_points`, :func:`render_sentence`, :func:`format_value`;
 - the re-baseline rule of the online loop: :class:`FlagRuns` (runs of flags per series, due
-  after a horizon), :func:`level_offset` (median residual since the change began),
+  after a horizon), :func:`level_offset` (median residual since the change began), :func:`has_returned`,
   :class:`AcceptedChange`; ``FleetModel.with_level_offsets`` applies them (term
   :data:`REBASELINE_TERM` in explanations);
 - correlation: :class:`Correlator` groups anomalies into detected incidents (:class:`DetectedIncident`);
@@ -46,7 +46,7 @@ from ._features import MIN_DAILY_HISTORY_SECONDS, MIN_WEEKLY_HISTORY_SECONDS
 from ._linear import Decomposition, Detection, LinearBaseline, as_epoch_seconds, cap_exclusions
 from ._scoring import DIRECTIONS, anomaly_score, bands, calibrate_threshold, debounce, robust_scale
 from ._fleet import REBASELINE_TERM, Explanation, FleetDetector, FleetModel, neighbourhood
-from ._rebaseline import AcceptedChange, FlagRuns, level_offset
+from ._rebaseline import AcceptedChange, FlagRuns, has_returned, level_offset
 from ._format import FORMAT_VERSION as MODEL_FORMAT_VERSION
 from ._format import ModelFormatError, provenance, signals_sha256
 from ._signals import SIGNALS_PATH, SignalSet, SignalSpec, SignalsError, load_signals, parse_signals
@@ -89,6 +89,7 @@ __all__ = [
     "debounce",
     "explain_points",
     "format_value",
+    "has_returned",
     "level_offset",
     "load_signals",
     "neighbourhood",

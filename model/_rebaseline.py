@@ -6,6 +6,8 @@ Pure and clock-free: times are passed in, in seconds since the epoch.
   a flag and goes on while flags keep coming no more than ``max_gap_seconds`` apart (a short
   dip under the threshold does not end a change). A run that has lasted ``after_seconds`` is
   *due*: :meth:`FlagRuns.observe` returns it once, and the series starts afresh.
+- :func:`has_returned` tells when an accepted change went away: the series back within half
+  the offset of its old baseline (an incident that ended, a release rolled back).
 - :func:`level_offset` is what accepting it means for a linear baseline: a level offset, the
   median residual (actual minus the model's own expected value) since the change began. Added
   to the expected value (and the band), it makes a step change normal.
@@ -23,7 +25,7 @@ from typing import Hashable, Iterable
 
 import numpy as np
 
-__all__ = ["AcceptedChange", "FlagRuns", "level_offset"]
+__all__ = ["AcceptedChange", "FlagRuns", "has_returned", "level_offset"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -103,3 +105,13 @@ def level_offset(actual: np.ndarray, expected: np.ndarray) -> float:
     r = np.asarray(actual, dtype=np.float64) - np.asarray(expected, dtype=np.float64)
     r = r[np.isfinite(r)]
     return float(np.median(r)) if r.size else float("nan")
+
+
+def has_returned(residual_against_old: float, offset: float) -> bool:
+    """Whether a series whose change was accepted with ``offset`` is back near its old baseline.
+
+    ``residual_against_old`` is the median residual after the acceptance against the baseline
+    *without* the offset. Back means within half the offset of it (a change of no size never
+    returns; a NaN residual says nothing, so it does not either).
+    """
+    return bool(offset != 0 and np.isfinite(residual_against_old) and abs(residual_against_old) < 0.5 * abs(offset))

@@ -12,6 +12,14 @@ With fewer, it reads residual error alone: the candidate's residual error must b
 ``max_residual_error`` and below the champion's (equal to 4 decimals: a tie, the champion
 stays).
 
+**Recent data.** When the recalibrate stage accepted a lasting change as the new normal
+(:mod:`training._recalibrate`), the evaluation window straddles two worlds and the comparison
+above cannot tell them apart (two fits of the same history tie). The gate then compares the
+two models on the *recent window* instead (the points after the last acceptance, out of sample
+for the offsets): the candidate must pass its floors as above (and, on F1, stay within the
+margin of the champion's F1), and its recent residual error must be lower than the
+champion's (to 4 decimals; equal: the champion stays).
+
 No champion: a candidate that passes the floors becomes the first one. A champion that
 cannot be loaded or scored is reported and the candidate is gated on the floors alone.
 """
@@ -22,7 +30,7 @@ from dataclasses import dataclass
 
 from ._evaluate import Evaluation
 
-__all__ = ["GateDecision", "GateRules", "decide"]
+__all__ = ["GateDecision", "GateRules", "RecentComparison", "decide"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,6 +42,17 @@ class GateRules:
     min_f1: float = 0.8
     f1_margin: float = 0.0
     max_residual_error: float = 0.8
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecentComparison:
+    """Both models' residual error on the recent window (after the last accepted lasting change)."""
+
+    start_seconds: float
+    candidate_error: float
+    champion_error: float
+    #: How the window is named in the reasons, e.g. ``the 8 points since 12:18:00Z``.
+    window: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,15 +88,27 @@ def decide(
     use_f1: bool,
     champion_version: str | None = None,
     champion_problem: str | None = None,
+    recent: RecentComparison | None = None,
 ) -> GateDecision:
-    """The gate's decision for ``candidate`` against ``champion`` (None: no champion, or ``champion_problem`` says why not)."""
-    mode = "f1" if use_f1 else "residual"
+    """The gate's decision for ``candidate`` against ``champion`` (None: no champion, or ``champion_problem`` says why not).
+
+    ``recent``: compare on the recent window instead of the evaluation window (see the module docstring).
+    """
+    mode = ("f1" if use_f1 else "residual") + ("+recent" if recent is not None and champion is not None else "")
     refusals: list[str] = []
     if use_f1:
         refusals += _f1_floors(candidate, rules)
     elif not round(candidate.residual_error, 4) <= rules.max_residual_error:
         refusals.append(f"residual error {candidate.residual_error:.4f} is above the floor {rules.max_residual_error:.2f}")
-    if champion is not None:
+    if champion is not None and recent is not None:
+        if use_f1 and round(candidate.f1, 4) < round(champion.f1 - rules.f1_margin, 4):
+            refusals.append(f"F1 {candidate.f1:.4f} is lower than the champion's {champion.f1:.4f}")
+        r_c, r_ch = round(recent.candidate_error, 4), round(recent.champion_error, 4)
+        if not r_c < r_ch:
+            refusals.append(
+                f"on the recent data ({recent.window}) residual error {r_c:.4f} is not lower than the champion's {r_ch:.4f}: the champion stays"
+            )
+    elif champion is not None:
         if use_f1:
             f1_c, f1_ch = round(candidate.f1, 4), round(champion.f1, 4)
             fa_c, fa_ch = round(candidate.false_alarms_per_day, 2), round(champion.false_alarms_per_day, 2)
@@ -99,7 +130,12 @@ def decide(
     if champion is None:
         what = "passes the floors" + (f"; {champion_problem}" if champion_problem else "; no champion yet: it becomes the first")
         return GateDecision(promote=True, mode=mode, reasons=(what,), champion_version=champion_version)
-    if use_f1:
+    if recent is not None:
+        why = (
+            f"passes the floor{'s' if use_f1 else ''} and describes the recent data better than champion version {champion_version}: "
+            f"residual error {recent.candidate_error:.4f} vs {recent.champion_error:.4f} on {recent.window}, after a lasting change"
+        )
+    elif use_f1:
         why = (
             f"passes the floors and beats champion version {champion_version}: F1 {candidate.f1:.4f} vs {champion.f1:.4f}, "
             f"{candidate.false_alarms_per_day:.2f} vs {champion.false_alarms_per_day:.2f} false alarms per day"

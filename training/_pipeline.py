@@ -1,10 +1,11 @@
-"""The pipeline: extract, validate, train, evaluate, gate, register, each a named and timed stage.
+"""The pipeline: extract, validate, train, evaluate, recalibrate, gate, register, each a named and timed stage.
 
 :func:`run_training` is ``aiops train``. Before the first stage it reads the grid and the
 signals file and opens the MLflow store, so a bad file or an unreachable store fails in
 seconds, on one line, before any work. A failing validation stops the run after its report
 (:attr:`TrainResult.exit_code` 2); otherwise every candidate is fitted, evaluated and ranked,
-the best one is gated against the champion and registered as a new version, and the
+the best one takes the lasting changes of the evaluation window as its new normal
+(:mod:`training._recalibrate`), is gated against the champion and registered as a new version, and the
 ``champion`` alias moves to it only when the gate passes.
 
 Errors a user can fix leave as exceptions with one readable line (the command prints it and
@@ -31,8 +32,9 @@ from sources import PrometheusReader
 from ._console import StageRecord, TrainConsole
 from ._evaluate import CandidateResult, Evaluation, evaluate_model, fit_candidate, n_coefficients, pick_best
 from ._extract import Dataset, extract_prometheus, extract_simulated
-from ._gate import GateDecision, GateRules, decide
+from ._gate import GateDecision, GateRules, RecentComparison, decide
 from ._grid import GRID_PATH, Candidate, load_grid
+from ._recalibrate import Recalibration, find_lasting_changes, recent_error
 from ._registry import ChampionVersion, Registry, TrackingStoreError
 from ._report import ReportContext, pick_series, plot_candidates, plot_coefficients, plot_series, side_by_side, write_report
 from ._settings import TrainSettings
@@ -58,8 +60,9 @@ class TrainResult:
     version: str | None = None
     run_id: str | None = None
     run_dir: Path | None = None
-    #: The registered (best) candidate's fitted model.
+    #: The registered model: the best candidate's fit, with the recalibration's level offsets.
     model: FleetModel | None = None
+    recalibration: Recalibration | None = None
 
 
 def _stamp(seconds: float) -> str:
@@ -226,6 +229,15 @@ def _evaluate(data: Dataset, fitted: list[tuple[Candidate, FleetModel, float, fl
     return ranked
 
 
+def _recalibrate(settings: TrainSettings, data: Dataset, best: CandidateResult, out: TrainConsole) -> Recalibration:
+    with out.stage("recalibrate") as stage:
+        recal = find_lasting_changes(best.model, best.evaluation, data, after_seconds=settings.rebaseline_after_seconds)
+        stage.outcome = f"{best.candidate.id}: {recal.describe()}"
+    for line in recal.left_out[1 if not recal.changes else 0 :]:
+        out.line(f"  left out: {line}", style="yellow")
+    return recal
+
+
 def _rules(settings: TrainSettings) -> GateRules:
     return GateRules(
         min_recall=settings.min_recall,
@@ -236,16 +248,39 @@ def _rules(settings: TrainSettings) -> GateRules:
     )
 
 
+def _recent_window(data: Dataset, start_seconds: float) -> str:
+    n = int((data.times() > start_seconds + 1e-6).sum())
+    return f"the {n} points since {pd.Timestamp(start_seconds, unit='s', tz='UTC'):%H:%M:%S}Z"
+
+
 def _gate(
-    rules: GateRules, registry: Registry, champion: ChampionVersion | None, data: Dataset, best: CandidateResult, use_f1: bool, out: TrainConsole
-) -> tuple[GateDecision, Evaluation | None, str | None]:
+    rules: GateRules,
+    registry: Registry,
+    champion: ChampionVersion | None,
+    data: Dataset,
+    best: CandidateResult,
+    use_f1: bool,
+    out: TrainConsole,
+    *,
+    recal: Recalibration,
+    registered: FleetModel,
+) -> tuple[GateDecision, Evaluation | None, str | None, RecentComparison | None]:
     champion_eval: Evaluation | None = None
     note: str | None = None
+    recent: RecentComparison | None = None
     with out.stage("gate") as stage:
         if champion is not None:
             try:
                 champion_model = registry.load_version(champion.version)
                 champion_eval = evaluate_model(champion_model, data)
+                start = recal.recent_start_seconds
+                if start is not None:
+                    recent = RecentComparison(
+                        start_seconds=start,
+                        candidate_error=recent_error(registered, data, start),
+                        champion_error=recent_error(champion_model, data, start),
+                        window=_recent_window(data, start),
+                    )
                 if champion_model.fit_time_.timestamp() > data.eval_start_seconds:
                     note = (
                         f"Champion version {champion.version} was fitted on data up to {champion_model.fit_time_:%Y-%m-%d %H:%M} UTC, "
@@ -253,20 +288,23 @@ def _gate(
                     )
             except (TrackingStoreError, ModelFormatError, ValueError, KeyError) as exc:
                 note = f"champion version {champion.version} could not be loaded or scored ({' '.join(str(exc).split())}): the candidate is gated on the floors alone"
-        decision = decide(best.evaluation, champion_eval, rules, use_f1=use_f1, champion_version=champion.version if champion else None, champion_problem=note)
+        decision = decide(
+            best.evaluation, champion_eval, rules, use_f1=use_f1, champion_version=champion.version if champion else None, champion_problem=note, recent=recent
+        )
         stage.status = "ok" if decision.promote else "refused"
-        stage.outcome = f"{best.candidate.id} {decision.verdict} ({'F1' if use_f1 else 'residual error'} gate): {decision.reasons[0]}"
+        gate_name = ("F1" if use_f1 else "residual error") + (" + recent data" if recent is not None else "")
+        stage.outcome = f"{best.candidate.id} {decision.verdict} ({gate_name} gate): {decision.reasons[0]}"
     out.table(
         f"Best candidate {best.candidate.id} against the champion" + (f" (version {champion.version})" if champion else " (none yet)") + ", same evaluation window",
         [("", "left"), (f"candidate {best.candidate.id}", "right"), ("champion" + (f" v{champion.version}" if champion else ""), "right"), ("gate", "left")],
-        [list(r) for r in side_by_side(best.evaluation, champion_eval, rules, use_f1=use_f1)],
+        [list(r) for r in side_by_side(best.evaluation, champion_eval, rules, use_f1=use_f1, recent=recent)],
     )
     if note:
         out.line(note, style="yellow")
     mark = "✓ promote" if decision.promote else "✗ refuse"
     for reason in decision.reasons:
         out.line(f"{mark}: {reason}", style="green" if decision.promote else "yellow")
-    return decision, champion_eval, note
+    return decision, champion_eval, note, recent
 
 
 def run_training(
@@ -297,7 +335,7 @@ def run_training(
     data = _extract(settings, catalog, signals, out, now_seconds, reader)
     report = _validate(settings, data, candidates, out)
     if not report.ok:
-        for name in ("train", "evaluate", "gate", "register"):
+        for name in ("train", "evaluate", "recalibrate", "gate", "register"):
             out.skip(name, "validation failed")
         out.summary()
         out.line("validation failed: nothing was trained or registered; fix the checks above and run again", style="red")
@@ -309,13 +347,15 @@ def run_training(
     fitted = _train(data, candidates, out)
     ranked = _evaluate(data, fitted, use_f1, out)
     best = ranked[0]
+    recal = _recalibrate(settings, data, best, out)
+    registered = recal.apply(best.model)
     rules = _rules(settings)
-    decision, champion_eval, note = _gate(rules, registry, champion, data, best, use_f1, out)
+    decision, champion_eval, note, recent = _gate(rules, registry, champion, data, best, use_f1, out, recal=recal, registered=registered)
 
     with out.stage("register") as stage, out.progress("logging to MLflow", None):
         stamp = _stamp(started_seconds)
         run_dir = _run_dir(settings, stamp)
-        model_json = best.model.save(run_dir / "fleet-model.json")
+        model_json = registered.save(run_dir / "fleet-model.json")
         saved = json.loads(model_json.read_text(encoding="utf-8"))
         service, signal, incident = pick_series(best.evaluation, data)
         series_title = f"{service} {data.signals.spec(signal).label}, best candidate {best.candidate.id}" + (
@@ -358,6 +398,8 @@ def run_training(
             "min_precision": f"{rules.min_precision:g}",
             "min_f1": f"{rules.min_f1:g}",
             "f1_margin": f"{rules.f1_margin:g}",
+            "rebaseline_after_seconds": f"{settings.rebaseline_after_seconds:g}",
+            "lasting_changes": str(len(recal.changes)),
         }
         metrics = dict(best.evaluation.metrics())
         if champion_eval is not None:
@@ -374,6 +416,7 @@ def run_training(
             "gate_reasons": " | ".join(decision.reasons),
             "champion_before": champion.version if champion else "none",
             "run_dir": str(run_dir),
+            "recalibration": recal.describe(),
         }
         if data.seed is not None:
             tags["seed"] = str(data.seed)
@@ -405,6 +448,8 @@ def run_training(
                 git_commit=prov["git_commit"],
                 plots=plots,
                 series_title=series_title,
+                recalibration=recal,
+                recent=recent,
             )
             write_report(run_dir, ctx)
             return [(run_dir, "report")]
@@ -426,8 +471,13 @@ def run_training(
                 "f1": f"{best.evaluation.f1:.4f}",
                 "residual_error": f"{best.evaluation.residual_error:.4f}",
                 "champion_before": champion.version if champion else "none",
+                "lasting_changes": str(len(recal.changes)),
             },
-            version_description=f"{best.candidate.describe()}; {decision.verdict} by the gate: {decision.reasons[0]}",
+            version_description=(
+                f"{best.candidate.describe()}"
+                + (f"; new normal: {'; '.join(c.sentence() for c in recal.changes)}" if recal.changes else "")
+                + f"; {decision.verdict} by the gate: {decision.reasons[0]}"
+            ),
             children=children,
             artifacts_after=report_files,
         )
@@ -456,5 +506,6 @@ def run_training(
         version=logged.version,
         run_id=logged.run_id,
         run_dir=run_dir,
-        model=best.model,
+        model=registered,
+        recalibration=recal,
     )

@@ -26,7 +26,8 @@ from model import format_value
 
 from ._evaluate import CandidateResult, Evaluation
 from ._extract import Dataset
-from ._gate import GateDecision, GateRules
+from ._gate import GateDecision, GateRules, RecentComparison
+from ._recalibrate import Recalibration
 from ._validate import ValidationReport
 
 __all__ = ["ReportContext", "pick_series", "plot_candidates", "plot_coefficients", "plot_series", "render_markdown", "write_report"]
@@ -266,6 +267,8 @@ class ReportContext:
     git_commit: str | None
     plots: Mapping[str, str]
     series_title: str
+    recalibration: Recalibration | None = None
+    recent: RecentComparison | None = None
 
 
 def _metrics_table(rows: Sequence[tuple[str, str, str, str]]) -> list[str]:
@@ -279,9 +282,12 @@ def _f1_rule(rules: GateRules) -> str:
     return f">= {rules.min_f1:.2f} and >= {champion}"
 
 
-def side_by_side(best: Evaluation, champion: Evaluation | None, rules: GateRules, *, use_f1: bool) -> list[tuple[str, str, str, str]]:
-    """Rows ``(metric, candidate, champion, gate rule)`` shared by the console and the report."""
+def side_by_side(
+    best: Evaluation, champion: Evaluation | None, rules: GateRules, *, use_f1: bool, recent: RecentComparison | None = None
+) -> list[tuple[str, str, str, str]]:
+    """Rows ``(metric, candidate, champion, gate rule)`` shared by the console and the report (``recent``: one row more, the one gated)."""
     ch = champion
+    compare = "< champion" if recent is None else "not gated (recent data below)"
 
     def c(v: Any, d: int = 4) -> str:
         return "–" if ch is None else _f(v, d)
@@ -298,10 +304,14 @@ def side_by_side(best: Evaluation, champion: Evaluation | None, rules: GateRules
             "residual error",
             _f(best.residual_error, 4),
             c(ch.residual_error if ch else None),
-            "" if use_f1 else f"<= {rules.max_residual_error:.2f} and < champion",
+            "" if use_f1 else f"<= {rules.max_residual_error:.2f} and {compare}",
         ),
         ("detected / incidents", f"{best.summary['detected']}/{best.summary['incidents']}", "–" if ch is None else f"{ch.summary['detected']}/{ch.summary['incidents']}", ""),
-    ]
+    ] + (
+        [(f"residual error, recent ({recent.window})", _f(recent.candidate_error, 4), _f(recent.champion_error, 4), "< champion")]
+        if recent is not None
+        else []
+    )
 
 
 def render_markdown(ctx: ReportContext) -> str:
@@ -321,6 +331,11 @@ def render_markdown(ctx: ReportContext) -> str:
         "",
         f"## Decision: version {ctx.version} {ctx.decision.verdict}",
         "",
+        *(
+            [f"- recalibrate: {ctx.recalibration.describe()}", *[f"  - left out: {x}" for x in ctx.recalibration.left_out]]
+            if ctx.recalibration is not None
+            else []
+        ),
         *[f"- {r}" for r in ctx.decision.reasons],
         "",
         (f"Champion before this run: version {ctx.champion_version}." if ctx.champion_version else "No champion before this run.")
@@ -328,7 +343,7 @@ def render_markdown(ctx: ReportContext) -> str:
         "",
         f"Best candidate {best.candidate.id} ({best.candidate.describe()}) against the champion, on the same evaluation window:",
         "",
-        *_metrics_table(side_by_side(best.evaluation, ctx.champion, ctx.rules, use_f1=ctx.use_f1)),
+        *_metrics_table(side_by_side(best.evaluation, ctx.champion, ctx.rules, use_f1=ctx.use_f1, recent=ctx.recent)),
         "",
         "## Validation",
         "",

@@ -75,6 +75,8 @@ class TrainSettings(EnvSettings):
     min_labelled_incidents: int = 10
     #: Gate floor when gating on residual error alone: relative MAE on normal points (1.0 = no better than a flat line at the median).
     max_residual_error: float = 0.8
+    #: Recalibrate: a series flagged this long without a 3-minute gap in the evaluation window, and still changed at its end, is the registered model's new normal (`--rebaseline-after`; the online loop's rule and default, README "The drift lesson"); 0: never.
+    rebaseline_after_seconds: float = 900.0
     #: Validation: the largest share of missing points a modelled series may have.
     max_missing_share: float = 0.05
     #: Validation: how old a series' last point may be, against the end of the window.
@@ -92,6 +94,8 @@ class TrainSettings(EnvSettings):
                 raise ValueError(f"{name} must be in [0, 1], not {getattr(self, name)}")
         if self.f1_margin < 0 or self.max_residual_error <= 0:
             raise ValueError(f"f1_margin must be >= 0 and max_residual_error > 0, not {self.f1_margin} and {self.max_residual_error}")
+        if self.rebaseline_after_seconds < 0:
+            raise ValueError(f"rebaseline_after_seconds must be >= 0 (0: never recalibrate), not {self.rebaseline_after_seconds}")
         if self.min_labelled_incidents < 1:
             raise ValueError(f"min_labelled_incidents must be >= 1, not {self.min_labelled_incidents}")
         if not self.model_name.strip() or not self.experiment_name.strip():

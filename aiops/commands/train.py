@@ -1,4 +1,4 @@
-"""``aiops train``: the MLOps pipeline (extract, validate, train, evaluate, gate, register) from the command line.
+"""``aiops train``: the MLOps pipeline (extract, validate, train, evaluate, recalibrate, gate, register) from the command line.
 
 Start-up: the handler imports the training package (MLflow, pandas, matplotlib) when it
 runs (see :mod:`aiops.commands.collector`). Exit codes: 0 when the run completed, whether
@@ -35,7 +35,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
             "Extract history and labelled incidents (the simulator in process, or Prometheus with --prometheus-url), "
             "validate them, fit every candidate of the grid on its training window, evaluate each on the labelled "
             "incidents of the evaluation window (event precision, recall, F1, false alarms per day, time to detect, "
-            "residual error), gate the best one against the champion, register it in MLflow and move the `champion` "
+            "residual error), accept the changes that lasted the re-baseline horizon and are still there as the new normal, "
+            "gate the best one against the champion (on the data after such a change, when there is one), register it in MLflow and move the `champion` "
             "alias when the gate passes. Options override AIOPS_TRAIN_* variables, which override the defaults."
         ),
     )
@@ -46,6 +47,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--history-days", type=float, metavar="DAYS", help="days of training history (default 8)")
     p.add_argument("--eval-days", type=float, metavar="DAYS", help="days of the evaluation window (default 2)")
     p.add_argument("--step", type=duration_arg, metavar="DURATION", help="step of the history (default 60s)")
+    p.add_argument(
+        "--rebaseline-after",
+        type=duration_arg,
+        metavar="DURATION",
+        help="recalibrate: a change flagged this long in the evaluation window, and still there at its end, becomes the new normal (default 15m, the online loop's; 0: never)",
+    )
     p.add_argument("--tracking-uri", metavar="URI", help="MLflow tracking and registry URI (default: a sqlite store under ~/.local/share/aiops/mlflow)")
     p.add_argument("--experiment", metavar="NAME", help="MLflow experiment (default aiops-training)")
     p.add_argument("--model-name", metavar="NAME", help="registered model name (default aiops-fleet)")
@@ -78,6 +85,7 @@ def build_settings(args: argparse.Namespace) -> Any:
             min_precision=args.min_precision,
             min_f1=args.min_f1,
             f1_margin=args.f1_margin,
+            rebaseline_after_seconds=args.rebaseline_after,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

@@ -41,8 +41,8 @@ def test_first_run_registers_version_1_as_champion_with_its_report(settings: Cal
     s = settings()
     result, out = _run(s)
     assert result.status == "promoted" and result.exit_code == 0 and result.version == "1"
-    assert [st.name for st in result.stages] == ["extract", "validate", "train", "evaluate", "gate", "register"]
-    assert [st.status for st in result.stages] == ["ok", "warn", "ok", "ok", "ok", "ok"]  # 4 days of history: no weekly terms
+    assert [st.name for st in result.stages] == ["extract", "validate", "train", "evaluate", "recalibrate", "gate", "register"]
+    assert [st.status for st in result.stages] == ["ok", "warn", "ok", "ok", "ok", "ok", "ok"]  # 4 days of history: no weekly terms
     assert "the weekly terms need 7.00 days" in out
     assert "no champion yet: it becomes the first" in out and "Summary" in out
 
@@ -126,7 +126,7 @@ def test_a_candidate_that_beats_a_weak_champion_moves_the_alias(
     assert code == 0
     assert "beats champion version 1" in out and "champion alias moved to it" in out
     assert str(_client(tracking_uri).get_model_version_by_alias("aiops-fleet", CHAMPION_ALIAS).version) == "2"
-    for stage in ("extract", "validate", "train", "evaluate", "gate", "register", "wall clock"):
+    for stage in ("extract", "validate", "train", "evaluate", "recalibrate", "gate", "register", "wall clock"):
         assert stage in out
 
 
@@ -138,7 +138,7 @@ def test_too_little_history_is_reported_with_a_fix_and_nothing_is_registered(
     failed = {c.name: c for c in result.validation.failed}
     assert set(failed) == {"history"}
     assert "the daily terms need 2.00 days" in out and "fix: pass --history-days 2 or more" in out
-    assert [st.status for st in result.stages] == ["ok", "failed", "skipped", "skipped", "skipped", "skipped"]
+    assert [st.status for st in result.stages] == ["ok", "failed", "skipped", "skipped", "skipped", "skipped", "skipped"]
     assert "Traceback" not in out
     assert _client(tracking_uri).search_model_versions("name = 'aiops-fleet'") == []
 
