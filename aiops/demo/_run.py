@@ -469,6 +469,14 @@ class Demo:
         if self.champion_url is not None:
             self.say(f"  champion    {self.champion_url}/api/anomalies   {self.champion_url}/healthz   (the registered champion beside the online loop)")
             self.say(f"  mlflow      {self.settings.resolved_tracking_uri()}   (browse: mlflow ui --backend-store-uri {self.settings.resolved_tracking_uri()}, with the full mlflow package)")
+            if self.prometheus is not None:
+                history_days, eval_days = s.training_days()
+                argv = stack.train_argv(
+                    prometheus_url=self.prometheus.url, tracking_uri=s.resolved_tracking_uri(), history_days=history_days,
+                    eval_days=eval_days, signals_path=s.signals_path,
+                )  # fmt: skip
+                retrain = " ".join([aiops, *argv[3:]])  # argv: the interpreter, -m aiops, then train's arguments
+                self.say(f"  retrain     {retrain}   (the MLOps loop by hand: gated; the champion detector swaps within {CHAMPION_CHECK_SECONDS:g} s)")
         if self.responder_url is not None:
             self.say(f"  responder   {self.responder_url}/api/alerts   (alerts received, actions taken)")
         if self.detector_url is not None:
