@@ -143,6 +143,9 @@ class DetectorService:
         self._flag_log: deque[tuple[float, str, str]] = deque(maxlen=50_000)
         self._seen_until = -np.inf
         self._flagged_now: set[tuple[str, str]] = set()
+        #: A champion just swapped in: the first cycle scored with it starts its onsets afresh (a cycle still
+        #: in flight with the old model keeps the old ones, so it reports no spurious onset).
+        self._fresh_onsets_for: FleetModel | None = None
         self.settling = False
         #: Samples in the newest row's rate windows over the samples a full window holds (None: not measured).
         self.completeness_ratio: float | None = None
@@ -281,7 +284,7 @@ class DetectorService:
                     self.champion = served
                     self.warmup_ratio = 1.0
                     self.last_fit_seconds = float(as_epoch_seconds(pd.DatetimeIndex([model.fit_time_]))[0])
-                    self._flagged_now = set()
+                    self._fresh_onsets_for = model
                 if before is None:
                     log.info("serving the champion: %s version %s (data window %s)", served.model_name, version, served.data_window or "unknown")
                 else:
@@ -362,9 +365,13 @@ class DetectorService:
             if self.rebaseliner is not None:
                 self._rebaseline(model, rows, t > self._seen_until, frame, now)
             onsets: set[tuple[str, str]] = set()
+            with self._lock:
+                flagged_before = set() if self._fresh_onsets_for is model else self._flagged_now
+                if self._fresh_onsets_for is model:
+                    self._fresh_onsets_for = None
             for a, d in sorted(anomalies, key=lambda x: x[0].timestamp_seconds):
                 key = (a.service, a.signal)
-                d["onset"] = key not in self._flagged_now and key not in onsets
+                d["onset"] = key not in flagged_before and key not in onsets
                 if d["onset"]:
                     onsets.add(key)
             self._flagged_now = {k for k, v in series.items() if v.anomaly}

@@ -218,3 +218,52 @@ def test_a_fallback_fit_that_ends_after_the_champion_arrived_does_not_warm_it_up
     service.source = LoadsTheChampionMidFit()
     service.fit_cycle()
     assert service.champion is not None and service.warmup_ratio == 1.0 and service.model is models["1"]
+
+
+class SwapDuringFetch:
+    """A source that moves the alias and runs the champion check while a cycle is fetching (the two jobs run on separate threads)."""
+
+    def __init__(self, inner, on_fetch=None) -> None:
+        self.inner, self.on_fetch = inner, on_fetch
+
+    def fetch(self, start: float, end: float, step: float):
+        frame = self.inner.fetch(start, end, step)
+        if self.on_fetch is not None:
+            hook, self.on_fetch = self.on_fetch, None
+            hook()
+        return frame
+
+
+def test_a_swap_while_a_cycle_is_in_flight_reports_no_spurious_onset_and_the_new_champion_starts_afresh(models) -> None:
+    hog = sim.make_incident(CATALOG, id="1", kind="cpu_hog", service="checkout", duration_seconds=3600, delay_seconds=0, now=NOW - 600.0)
+    source = SwapDuringFetch(SimulatedSource(CATALOG, 3, lambda: [hog]))
+    reg = FakeRegistry()
+    reg.models = models
+    reg.champion = "1"
+    clock = Clock(NOW)
+    settings = DetectorSettings(
+        model_source="registry", fit_window_seconds=3 * 86400.0, min_history_seconds=2 * 86400.0, lookback_seconds=300.0, infer_every_seconds=15.0
+    )
+    service = DetectorService(settings, source=source, clock=clock, registry=lambda: reg)
+    service.champion_cycle()
+    service.infer_cycle()
+    key = ("checkout", "cpu")
+    assert service.series[key].anomaly  # v1 flags the hog
+    before = len(service.anomalies)
+
+    def swap() -> None:
+        reg.champion = "2"
+        service.champion_cycle()
+
+    source.on_fetch = swap
+    clock.t += 15.0
+    service.infer_cycle()  # scored with v1 (taken before the swap), recorded after it
+    assert service.champion.version == "2"
+    in_flight = list(service.anomalies)[before:]
+    assert in_flight and not any(d["onset"] for d in in_flight if (d["service"], d["signal"]) == key)  # no spurious onset
+
+    clock.t += 15.0
+    before = len(service.anomalies)
+    service.infer_cycle()  # the first cycle of v2: a series it still flags is a fresh onset, with v2's explanation
+    first_of_v2 = [d for d in list(service.anomalies)[before:] if (d["service"], d["signal"]) == key]
+    assert first_of_v2 and first_of_v2[0]["onset"]
