@@ -16,9 +16,7 @@ import socket
 import time
 from typing import Callable
 
-import uvicorn
-
-from plumbing.serving import AppServer, PortInUse, bind, is_loopback
+from plumbing.serving import AppServer, PortInUse, bind, is_loopback, serve_forever
 
 from ._app import CollectorRuntime, create_app
 from ._settings import CollectorSettings
@@ -28,23 +26,11 @@ __all__ = ["CollectorServer", "PortInUse", "bind", "is_loopback", "serve"]
 log = logging.getLogger("collector")
 
 
-def _config(app: object, settings: CollectorSettings) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,  # type: ignore[arg-type]
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="on",
-    )
-
-
 def serve(settings: CollectorSettings, *, sock: socket.socket | None = None, app: object | None = None) -> None:
     """Run the collector in the foreground until interrupted (the ``aiops collector`` command)."""
     app = app or create_app(settings)
     sock = sock or bind(settings.host, settings.port, what="collector")
-    server = uvicorn.Server(_config(app, settings))
-    server.run(sockets=[sock])
+    serve_forever(app, sock)  # uvicorn with the kit's header deadline, as every service
 
 
 class CollectorServer:

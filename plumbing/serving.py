@@ -1,7 +1,16 @@
-"""Serving an ASGI app on a port: one clear error for a taken port, foreground or background thread."""
+"""Serving an ASGI app on a port: one clear error for a taken port, foreground or background thread.
+
+Every service of the kit is served here, by uvicorn's h11 protocol with a **header deadline**
+(:class:`HeaderDeadlineProtocol`): a connection whose request line and headers have not all
+arrived within :data:`HEADER_TIMEOUT_SECONDS` of its first byte (or of its opening) is closed.
+uvicorn bounds neither (its keep-alive timeout only runs between requests, and any byte stops
+it), so a client sending half a request line would hold a connection for ever; the body that
+follows is bounded by :class:`plumbing.guard.RequestGuard` (10 s).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import ipaddress
 import socket
@@ -9,14 +18,16 @@ import threading
 import time
 from typing import Any
 
+import h11
 import uvicorn
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from plumbing.errors import short
 
-__all__ = ["AppServer", "PortInUse", "bind", "is_loopback", "json_errors", "local_host", "port_free", "serve_forever", "url_for"]
+__all__ = ["HEADER_TIMEOUT_SECONDS", "AppServer", "HeaderDeadlineProtocol", "PortInUse", "bind", "is_loopback", "json_errors", "local_host", "port_free", "serve_forever", "url_for"]
 
 
 def _problem(status: int, field: str, error: str) -> JSONResponse:
@@ -107,20 +118,75 @@ def bind(host: str, port: int, *, what: str = "the service") -> socket.socket:
     return sock
 
 
-def _server(app: object) -> uvicorn.Server:
-    return uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))  # type: ignore[arg-type]
+#: A request's line and headers must have arrived this long after the connection opened or its first byte came (the body's own limit is the guard's 10 s).
+HEADER_TIMEOUT_SECONDS = 10.0
+
+
+class HeaderDeadlineProtocol(H11Protocol):
+    """uvicorn's h11 protocol, closing a connection whose request headers are not complete within :attr:`header_timeout_seconds`.
+
+    The deadline is armed when the connection opens and, on a kept-alive connection, when the
+    next request's first byte arrives; it is disarmed once the headers are parsed. A subclass
+    sets another deadline (:func:`header_deadline_protocol`).
+    """
+
+    header_timeout_seconds: float = HEADER_TIMEOUT_SECONDS
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._header_deadline: asyncio.TimerHandle | None = None
+        super().connection_made(transport)
+        self._arm_header_deadline()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        if self.conn.their_state is h11.IDLE:  # still waiting for (the rest of) a request line and headers
+            self._arm_header_deadline()
+        else:
+            self._disarm_header_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_deadline()
+        super().connection_lost(exc)
+
+    def _arm_header_deadline(self) -> None:
+        if self._header_deadline is None:
+            self._header_deadline = self.loop.call_later(self.header_timeout_seconds, self._headers_too_slow)
+
+    def _disarm_header_deadline(self) -> None:
+        if self._header_deadline is not None:
+            self._header_deadline.cancel()
+            self._header_deadline = None
+
+    def _headers_too_slow(self) -> None:
+        self._header_deadline = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self.transport.close()
+
+
+def header_deadline_protocol(header_timeout_seconds: float) -> type[HeaderDeadlineProtocol]:
+    """:class:`HeaderDeadlineProtocol` with another deadline (tests use a short one)."""
+    return type("HeaderDeadlineProtocol", (HeaderDeadlineProtocol,), {"header_timeout_seconds": header_timeout_seconds})
+
+
+def _server(app: object, header_timeout_seconds: float = HEADER_TIMEOUT_SECONDS) -> uvicorn.Server:
+    protocol = HeaderDeadlineProtocol if header_timeout_seconds == HEADER_TIMEOUT_SECONDS else header_deadline_protocol(header_timeout_seconds)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", http=protocol)  # type: ignore[arg-type]
+    return uvicorn.Server(config)
 
 
 def serve_forever(app: object, sock: socket.socket) -> None:
-    """Serve ``app`` on an already bound socket until interrupted."""
+    """Serve ``app`` on an already bound socket until interrupted (with the header deadline)."""
     _server(app).run(sockets=[sock])
 
 
 class AppServer:
     """``app`` served by uvicorn in a background thread; ``port=0`` picks a free port."""
 
-    def __init__(self, app: object, *, host: str = "127.0.0.1", port: int = 0, name: str = "app") -> None:
+    def __init__(
+        self, app: object, *, host: str = "127.0.0.1", port: int = 0, name: str = "app", header_timeout_seconds: float = HEADER_TIMEOUT_SECONDS
+    ) -> None:
         self.app, self.host, self.port, self.name = app, host, port, name
+        self.header_timeout_seconds = header_timeout_seconds
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -131,7 +197,7 @@ class AppServer:
     def start(self, timeout_seconds: float = 10.0) -> "AppServer":
         sock = bind(self.host, self.port, what=self.name)
         self.port = sock.getsockname()[1]
-        self._server = _server(self.app)
+        self._server = _server(self.app, self.header_timeout_seconds)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name=self.name, daemon=True)
         self._thread.start()
         deadline = time.monotonic() + timeout_seconds
