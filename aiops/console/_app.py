@@ -8,7 +8,8 @@ Every call the page makes goes through here, so the page needs one origin and no
   detector (health, recent flags, detected incidents, scoreboard), each part with its own
   ``status`` and ``error`` so one part down never blanks the page;
 - ``GET /api/charts``: each service's signals over the chart window with the detector's band
-  and flags, read from Prometheus;
+  and flags, read from Prometheus; ``{"status": "warming", ...}`` at once until the first
+  reading is done (it starts with the console, in the background);
 - ``POST /api/incidents``, ``DELETE /api/incidents/{id}``, ``DELETE /api/incidents``:
   passed to the collector as they are; its refusals come back with their status and an
   ``error`` sentence naming the field and what is allowed.
@@ -16,16 +17,18 @@ Every call the page makes goes through here, so the page needs one origin and no
 The state and the charts are computed once for every page that polls within a short time
 (half the refresh period; :data:`CHARTS_EVERY_SECONDS`), so a room of browsers costs the
 collector, the detector and Prometheus what one does; a write clears the state, so the next
-poll shows what it did.
+poll shows what it did. The charts' first reading (15 minutes of every signal, the slowest
+call) starts in the background when the console starts, so no page waits for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 import time
 from importlib import resources
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, AsyncIterator, Callable, Mapping, Sequence
 
 from fastapi import Body, FastAPI
 from fastapi.responses import FileResponse, JSONResponse
@@ -80,27 +83,44 @@ class _Cached:
     """One value recomputed at most every ``ttl_seconds`` of ``clock``, shared by every page that asks (a room polls at once).
 
     With ``background`` (the default), a stale value is served at once while one thread
-    recomputes it, so no page waits on the collector, the detector or Prometheus; only the
-    first ask, and the first after :meth:`clear` (a write the page must see), compute in line.
+    recomputes it, so no page waits on the collector, the detector or Prometheus; the first
+    ask, and the first after :meth:`clear` (a write the page must see), compute in line, unless
+    a ``warming`` answer is given: then nobody waits even for the first value, the ``warming``
+    answer is served until one thread has computed it (:meth:`warm` starts that at once).
     """
 
-    def __init__(self, compute: Callable[[], Any], ttl_seconds: float, clock: Callable[[], float], *, background: bool = True) -> None:
+    def __init__(
+        self, compute: Callable[[], Any], ttl_seconds: float, clock: Callable[[], float], *, background: bool = True, warming: Any = None
+    ) -> None:
         self._compute, self._ttl, self._clock = compute, ttl_seconds, clock
-        self._background = background
+        self._background, self._warming = background, warming
         self._lock = threading.Lock()
         self._value: Any = None
         self._at: float | None = None
         self._refreshing = False
+        self._generation = 0  # bumped by clear(): a refresh started before it is dropped
 
-    def _refresh(self) -> None:
+    def _start_refresh(self) -> None:
+        """One background recompute at a time (call with the lock held)."""
+        if not self._refreshing:
+            self._refreshing = True
+            threading.Thread(target=self._refresh, args=(self._generation,), name="console-refresh", daemon=True).start()
+
+    def _refresh(self, generation: int) -> None:
         try:
             value, at = self._compute(), self._clock()
             with self._lock:
-                if self._at is not None:  # not cleared meanwhile (a cleared value is recomputed in line)
+                if generation == self._generation:  # not cleared meanwhile (a cleared value is recomputed afresh)
                     self._value, self._at = value, at
         finally:
             with self._lock:
                 self._refreshing = False
+
+    def warm(self) -> None:
+        """Start computing the first value in the background (the console's start)."""
+        with self._lock:
+            if self._at is None:
+                self._start_refresh()
 
     def get(self) -> Any:
         with self._lock:
@@ -108,16 +128,18 @@ class _Cached:
             if self._at is not None and now - self._at < self._ttl:
                 return self._value
             if self._at is not None and self._background:  # stale: serve it, refresh once in the background
-                if not self._refreshing:
-                    self._refreshing = True
-                    threading.Thread(target=self._refresh, name="console-refresh", daemon=True).start()
+                self._start_refresh()
                 return self._value
+            if self._at is None and self._warming is not None:  # no value yet: say so at once, compute it once in the background
+                self._start_refresh()
+                return self._warming
             self._value, self._at = self._compute(), now
             return self._value
 
     def clear(self) -> None:
         with self._lock:
             self._at = None
+            self._generation += 1
 
 
 def _error_body(exc: APIError) -> dict[str, Any]:
@@ -142,7 +164,14 @@ def create_app(
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The console over these clients; ``clock`` (seconds since the epoch) sets the charts' window."""
-    app = FastAPI(title="aiops console", description="The trainee console: the fleet, its incidents and what the detector sees.")
+    charts_cache: _Cached  # set below; the lifespan warms it when the server starts
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        charts_cache.warm()  # the charts' first reading takes seconds: start it now, in the background
+        yield
+
+    app = FastAPI(title="aiops console", description="The trainee console: the fleet, its incidents and what the detector sees.", lifespan=lifespan)
     # writes must be JSON and name a known Host (no cross-site form or rebinding page can post), bodies bounded;
     # no token: the room triggers through the console, which sends the runner's token on to the collector
     app.add_middleware(RequestGuard, policy=GuardPolicy())
@@ -232,7 +261,9 @@ def create_app(
             return {"status": "down", "error": str(exc), "series": {}}
         return {"status": "ok", "error": None, "start_seconds": start, "end_seconds": end, "step_seconds": step, "series": series}
 
-    charts_cache = _Cached(chart_data, CHARTS_EVERY_SECONDS, clock)
+    minutes = f"{chart_window_seconds / 60:g} minutes"
+    warming = {"status": "warming", "error": f"reading the last {minutes} of every signal from Prometheus; the charts show in a few seconds", "series": {}}
+    charts_cache = _Cached(chart_data, CHARTS_EVERY_SECONDS, clock, warming=warming if prometheus is not None else None)
 
     @app.get("/api/charts", summary="Each service's signals over the chart window, with the detector's band and flags")
     def charts() -> dict[str, Any]:

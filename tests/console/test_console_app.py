@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from typing import Any, Callable
 
 import httpx
@@ -217,9 +218,19 @@ def test_stop_one_and_the_panic_button() -> None:
 # ------------------------------------------------------------------------ charts
 
 
+def charts_when_ready(client: TestClient) -> dict[str, Any]:
+    """``/api/charts`` once its first reading is done (it says "warming" at once until then)."""
+    for _ in range(500):
+        body = client.get("/api/charts").json()
+        if body["status"] != "warming":
+            return body
+        threading.Event().wait(0.01)
+    raise AssertionError("the charts were still warming after 500 asks")
+
+
 def test_charts_read_the_signals_and_the_detectors_band_over_the_window() -> None:
     queries: list[str] = []
-    body = make_client(prometheus=prometheus_transport(queries)).get("/api/charts").json()
+    body = charts_when_ready(make_client(prometheus=prometheus_transport(queries)))
     assert body["status"] == "ok" and body["end_seconds"] == NOW and body["start_seconds"] == NOW - 900
     cpu = body["series"]["checkout"]["cpu"]
     assert cpu["actual"] == [[NOW - 900, 0.8], [NOW - 895, None]]  # NaN becomes a gap
@@ -230,7 +241,7 @@ def test_charts_read_the_signals_and_the_detectors_band_over_the_window() -> Non
 
 def test_charts_say_why_they_are_missing() -> None:
     assert make_client().get("/api/charts").json()["error"].startswith("no Prometheus configured")
-    body = make_client(prometheus=httpx.MockTransport(down)).get("/api/charts").json()
+    body = charts_when_ready(make_client(prometheus=httpx.MockTransport(down)))
     assert body["status"] == "down" and "cannot reach Prometheus at http://prometheus" in body["error"]
 
 
@@ -284,8 +295,6 @@ def test_the_console_takes_only_json_writes_from_a_host_it_knows() -> None:
 
 
 def test_a_stale_value_is_served_at_once_while_one_thread_refreshes_it() -> None:
-    import threading
-
     from aiops.console._app import _Cached
 
     now = [0.0]
@@ -309,3 +318,46 @@ def test_a_stale_value_is_served_at_once_while_one_thread_refreshes_it() -> None
     assert cache.get() == 2 and len(calls) == 2  # one refresh, however many asked
     cache.clear()
     assert cache.get() == 3  # after a write: in line, so the page shows it at once
+
+
+def test_the_charts_warm_in_the_background_at_start_and_say_so_until_ready() -> None:
+    """A cold start never makes a page wait for the charts' first reading: it answers "warming" at once, then the charts."""
+    started, release, queries = threading.Event(), threading.Event(), []
+    fast = prometheus_transport(queries)
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        started.set()
+        release.wait(10)  # a Prometheus taking its time over 15 minutes of every signal
+        return fast.handle_request(request)
+
+    client = make_client(prometheus=httpx.MockTransport(slow))
+    with client:  # the server starts: the lifespan starts the first reading in the background
+        assert started.wait(10)  # reading before any page asked
+        waiting = [client.get("/api/charts").json() for _ in range(20)]  # a room arriving together
+        assert all(b["status"] == "warming" and b["series"] == {} for b in waiting)
+        assert "reading the last 15 minutes of every signal from Prometheus" in waiting[0]["error"]
+        release.set()
+        body = charts_when_ready(client)
+    assert body["status"] == "ok" and body["series"]["checkout"]["cpu"]["actual"][0] == [NOW - 900, 0.8]
+    assert len(queries) == len(load_signals().signals) + 4  # one reading, however many asked
+
+
+def test_a_warming_cache_computes_once_and_never_in_line() -> None:
+    from aiops.console._app import _Cached
+
+    release, calls = threading.Event(), []
+
+    def compute() -> str:
+        calls.append(1)
+        release.wait(5)
+        return "charts"
+
+    cache = _Cached(compute, 4.0, lambda: 0.0, warming="warming")
+    cache.warm()
+    assert [cache.get() for _ in range(5)] == ["warming"] * 5
+    release.set()
+    for _ in range(500):
+        if cache.get() == "charts":
+            break
+        threading.Event().wait(0.01)
+    assert cache.get() == "charts" and len(calls) == 1

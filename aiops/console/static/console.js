@@ -371,6 +371,14 @@ async function refreshCharts() {
 async function drawCharts() {
   const reply = await api("GET", "/api/charts");
   const problem = document.getElementById("charts-error");
+  const warming = reply.ok && reply.body.status === "warming";
+  problem.classList.toggle("warming", warming);
+  if (warming) {  // the console started moments ago and is still reading the charts: ask again shortly
+    problem.hidden = false;
+    problem.textContent = `Charts warming up: ${reply.body.error}`;
+    setTimeout(refreshCharts, 1000);
+    return;
+  }
   if (!reply.ok || reply.body.status !== "ok") {
     problem.hidden = false;
     problem.textContent = `No charts: ${reply.ok ? reply.body.error : errorText(reply)}`;
