@@ -8,7 +8,8 @@ scored, the row included):
 - **level shift**: the median of the window's residuals, in robust σ of the model. A lasting
   step too small for any single point to pass its threshold moves the median past its own.
 - **noise change**: the spread of the window's residuals (interquartile range ÷ 1.349, a
-  standard deviation for Gaussian noise that a level shift or one spike does not move) over the
+  standard deviation for Gaussian noise that one spike does not move; the smaller of the two
+  half windows', so that a level step inside the window does not read as noise) over the
   model's robust σ: "noise ×3".
 - **spike**: the residual's distance from the median of the window before it, in units of that
   window's spread (at least the model's σ): a jump against the recent residuals. Off by default.
@@ -89,20 +90,50 @@ class WindowStats:
     prev_spread: np.ndarray
 
 
+def _half_window(window: int | str) -> int | str:
+    if isinstance(window, (int, np.integer)):
+        return max(2, int(window) // 2)
+    return f"{int(pd.Timedelta(window).total_seconds() * 500)}ms"
+
+
+def _shifted_by(values: np.ndarray, window: int | str, index: pd.Index | None) -> np.ndarray:
+    """``values`` (T, S) as they were ``window`` (rows, or a time span over ``index``) before each row; NaN before the start."""
+    out = np.full(values.shape, np.nan)
+    if isinstance(window, (int, np.integer)):
+        k = int(window)
+        if k < values.shape[0]:
+            out[k:] = values[:-k] if k else values
+        return out
+    t = pd.DatetimeIndex(index).as_unit("ns").asi8
+    back = np.searchsorted(t, t - pd.Timedelta(window).value, side="right") - 1
+    ok = back >= 0
+    out[ok] = values[back[ok]]
+    return out
+
+
 def window_stats(residual: np.ndarray, window: int | str, min_rows: int, index: pd.Index | None = None) -> WindowStats:
-    """Median and spread (IQR ÷ 1.349) of the residuals over each row's window, NaN under ``min_rows`` finite values.
+    """Median and spread of the residuals over each row's window, NaN under ``min_rows`` finite values.
 
     ``window`` is a number of rows, or a time span (``"600s"``) over ``index`` (a sorted
-    DatetimeIndex); NaN residuals are skipped. Non-finite values count as missing.
+    DatetimeIndex); NaN and infinite residuals are skipped. The spread is the smaller of the
+    two half windows' (IQR ÷ 1.349 each): a level step inside the window lands in one half and
+    leaves the other's spread as it was, so a step reads as a level shift, not as noise; noise
+    that grew over the whole window raises both.
     """
     r = np.asarray(residual, dtype=np.float64)
     if r.ndim == 1:
         r = r[:, None]
     r = np.where(np.isfinite(r), r, np.nan)
-    frame = pd.DataFrame(r, index=index if index is not None and not isinstance(window, int) else None)
+    timed = not isinstance(window, (int, np.integer))
+    frame = pd.DataFrame(r, index=index if timed else None)
     roll = frame.rolling(window, min_periods=max(1, int(min_rows)))
     median = roll.median().to_numpy()
-    spread = (roll.quantile(0.75).to_numpy() - roll.quantile(0.25).to_numpy()) / IQR_TO_SIGMA
+    half = _half_window(window)
+    hroll = frame.rolling(half, min_periods=max(1, int(min_rows) // 2))
+    half_spread = (hroll.quantile(0.75).to_numpy() - hroll.quantile(0.25).to_numpy()) / IQR_TO_SIGMA
+    earlier = _shifted_by(half_spread, half, index if timed else None)
+    spread = np.where(np.isnan(median), np.nan, np.fmin(half_spread, np.where(np.isnan(earlier), np.inf, earlier)))
+    spread = np.where(np.isinf(spread), np.nan, spread)
     prev_median = np.vstack([np.full((1, r.shape[1]), np.nan), median[:-1]])
     prev_spread = np.vstack([np.full((1, r.shape[1]), np.nan), spread[:-1]])
     return WindowStats(median=median, spread=spread, prev_median=prev_median, prev_spread=prev_spread)

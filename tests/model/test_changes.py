@@ -85,10 +85,21 @@ def test_window_statistics_and_calibration_put_the_threshold_at_the_floor_or_the
     stats = window_stats(r, 12, 12)
     assert np.isnan(stats.median[:11]).all() and np.isfinite(stats.median[11:]).all()
     z = standardise(r, stats, np.array([1.0, 1.0]), ("level shift", "noise change"))
-    typical = np.nanmedian(z["noise change"], axis=0)  # 12 rows: the IQR reads low (about 0.84 sigma)
-    assert 0.7 < typical[0] < 1.1 and typical[1] / typical[0] == pytest.approx(3.0, rel=0.1)
+    typical = np.nanmedian(z["noise change"], axis=0)  # the smaller of two 6-row IQRs reads low (about 0.55 sigma)
+    assert 0.4 < typical[0] < 1.0 and typical[1] / typical[0] == pytest.approx(3.0, rel=0.1)
     thr = calibrate_changes(z, None, ChangeSettings())
     assert thr["level shift"][0] == pytest.approx(4.0)  # the floor: the window median of unit noise stays well under it
     assert thr["noise change"][1] > 3.0  # the tail of a series three times noisier
     scores = change_scores(z, thr, sigma=np.array([1.0, 1.0]))
     assert (np.nanmax(scores["noise change"], axis=0) <= 1.0 + 1e-9).all()  # the training tail scores at most 1 / factor
+
+
+def test_a_level_step_inside_the_window_reads_as_a_level_shift_not_as_noise():
+    rng = np.random.default_rng(5)
+    r = rng.normal(0, 1, (400, 1))
+    r[200:] += 30.0
+    stats = window_stats(r, 12, 12)
+    z = standardise(r, stats, np.array([1.0]), ("level shift", "noise change"))
+    across = slice(200, 212)  # windows holding both sides of the step
+    assert np.nanmax(z["noise change"][across]) < 2.0
+    assert np.nanmax(z["level shift"][across]) > 20.0
