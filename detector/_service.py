@@ -6,8 +6,10 @@ Two jobs, never a sleep loop:
   ``fit_step_seconds``, leave out ended incidents and earlier flags (capped), fit
   one batched baseline per signal;
 - **infer** (every ``infer_every_seconds``, the scrape interval by default): read the
-  last ``lookback_seconds`` at that step, score, debounce, explain the new flags,
-  correlate them into detected incidents.
+  last ``lookback_seconds`` (plus the change window of ``signals.yaml``, which the change
+  components read before the rows they score: stateless, a restart changes nothing) at that
+  step, score, debounce, explain the new flags (each names its component), correlate them
+  into detected incidents.
 
 - **score** (every ``infer_every_seconds``, when the detector knows the collector): fold
   the collector's incidents (the ground truth) and the detector's own onsets and
@@ -335,12 +337,15 @@ class DetectorService:
                 return
         try:
             step = self.infer_every_seconds
-            frame = self._shard(self.source.fetch(now - self.settings.lookback_seconds, now, step))
+            # the change components read a window of residuals before the rows they score: read it too,
+            # so every cycle scores from what it reads (a restart changes nothing)
+            span = self.settings.lookback_seconds + model.signal_set_.change_history_seconds()
+            frame = self._shard(self.source.fetch(now - span, now, step))
             frame = frame.loc[frame.notna().any(axis=1).to_numpy()]
             if frame.empty:
                 raise RuntimeError("no recent data (is the collector scraped?)")
             newest = frame.index.max()
-            frame = self._complete_windows(frame, now, step)
+            frame = self._complete_windows(frame, now, step, span)
             # just after a start or a scrape gap the newest rate windows are still filling: the complete
             # older rows are scored, but the detector says it is settling until the newest row is complete
             newest_complete = not frame.empty and frame.index.max() == newest
@@ -491,12 +496,12 @@ class DetectorService:
             return {"status": "waiting", "reason": "the detector has not scored yet", "scoring_since_seconds": since}
         return {"status": "ok", "scoring_since_seconds": since, **score.as_dict()}
 
-    def _complete_windows(self, frame: pd.DataFrame, now: float, step: float) -> pd.DataFrame:
-        """The rows whose rate windows hold enough live samples (see ``completeness`` in signals.yaml)."""
+    def _complete_windows(self, frame: pd.DataFrame, now: float, step: float, span: float | None = None) -> pd.DataFrame:
+        """The rows whose rate windows hold enough live samples (see ``completeness`` in signals.yaml); ``span``: the seconds read."""
         counter = getattr(self.source, "samples_in_window", None)
         if counter is None:
             return frame
-        counts = counter(now - self.settings.lookback_seconds, now, step)
+        counts = counter(now - (self.settings.lookback_seconds if span is None else span), now, step)
         if counts is None:
             return frame
         expected = self.signals.completeness_window_seconds / self.infer_every_seconds
@@ -528,6 +533,7 @@ class DetectorService:
                 "residual": float(r.residual),
                 "residual_sigma": float(r.residual_sigma),
                 "anomaly_score": float(r.anomaly_score),
+                "component": str(r.component),
                 "explanation": r.sentence,
                 "contributions": [
                     {"term": p.term, "value": None if pd.isna(p.value) else float(p.value), "contribution": float(p.contribution)}

@@ -49,7 +49,7 @@ class DetectorSettings(EnvSettings):
     fit_step_seconds: float = 60.0
     #: History needed before the detector flags anything (two days: time-of-day terms need them).
     min_history_seconds: float = 2 * 86400.0
-    #: How far back each inference cycle reads (enough for the debounce and the rate windows).
+    #: How far back each inference cycle scores (enough for the debounce and the rate windows); it reads the change window of signals.yaml (10 min) before that too.
     lookback_seconds: float = 300.0
     #: Timeout of every Prometheus or collector request.
     timeout_seconds: float = 10.0

@@ -37,7 +37,8 @@ import pandas as pd
 from sklearn.exceptions import NotFittedError
 
 from . import _format
-from ._explain import explain_points, render_sentences
+from ._changes import COMPONENTS, POINT, calibrate_changes, change_scores, change_sentence, combine, standardise, window_stats
+from ._explain import explain_points, format_value, render_sentences
 from ._linear import LinearBaseline, as_epoch_seconds, cap_exclusions
 from ._scoring import debounce
 from ._signals import SignalSet, SignalSpec, load_signals
@@ -82,7 +83,8 @@ class Explanation:
     """Explanations of flagged points: ``summary`` (one row each), ``terms`` (one row per term), ``sentences``.
 
     ``summary`` columns: timestamp, service, signal, actual, expected, residual,
-    robust_sigma, residual_sigma, anomaly_score, baseline, sentence. ``terms`` columns:
+    robust_sigma, residual_sigma, anomaly_score (the combined score), baseline, component (which
+    component's score it is: ``point``, ``level shift``, ...), sentence. ``terms`` columns:
     point (row of ``summary``), timestamp, service, signal, term, is_context, value,
     contribution. For every point ``baseline + sum(contribution) == expected``.
     """
@@ -194,6 +196,37 @@ class FleetModel:
         cols = pd.MultiIndex.from_tuples([(s, signal) for s in services])
         return mask.reindex(index=frame.index, columns=cols, fill_value=False).to_numpy(dtype=bool)
 
+    # ------------------------------------------------------------------ changes
+    @staticmethod
+    def _change_window(sigset: SignalSet, index: pd.DatetimeIndex) -> tuple[str, int]:
+        """The change window as a pandas time span, and the rows it must hold (80 % of what the frame's step fits in it)."""
+        seconds = float(sigset.change_window_seconds)
+        step = float(np.median(np.diff(as_epoch_seconds(index)))) if len(index) > 1 else seconds
+        return f"{int(round(seconds * 1000))}ms", max(2, int(0.8 * seconds / max(step, 1e-9)))
+
+    def _calibrate_changes(self, model: LinearBaseline, sigset: SignalSet, index: pd.DatetimeIndex, y, ctx, excluded) -> dict[str, np.ndarray]:
+        """Per-series thresholds of the change components from the fit's own residuals (left-out points skipped)."""
+        settings = sigset.change_settings()
+        residual = np.array(model.detect(index, y, ctx).residual, dtype=np.float64)
+        residual[excluded] = np.nan
+        window, rows = self._change_window(sigset, index)
+        z = standardise(residual, window_stats(residual, window, rows, index), model.scale_, settings.enabled())
+        return calibrate_changes(z, None, settings)
+
+    def _changes(self, name: str, index: pd.DatetimeIndex, residual: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+        """``(z, scores)`` of the change components of signal ``name`` over a frame's residuals; None when they are off."""
+        thresholds = (getattr(self, "change_thresholds_", None) or {}).get(name)
+        components = self.signal_set_.change_settings().enabled()
+        if not thresholds or not components:
+            return None
+        components = tuple(c for c in components if c in thresholds)
+        model = self.models_[name]
+        window, rows = self._change_window(self.signal_set_, index)
+        r = np.asarray(residual, dtype=np.float64)
+        z = standardise(r, window_stats(r, window, rows, index), model.scale_, components)
+        scores = change_scores(z, thresholds, sigma=model.scale_, direction=model.direction, min_deviation=model.min_deviation)
+        return z, scores
+
     # ---------------------------------------------------------------------- fit
     def fit(
         self,
@@ -222,6 +255,7 @@ class FleetModel:
         services_all = list(dict.fromkeys(frame.columns.get_level_values(0)))
         self.models_: dict[str, LinearBaseline] = {}
         self.services_: dict[str, tuple[str, ...]] = {}
+        self.change_thresholds_: dict[str, dict[str, np.ndarray]] = {}
         for spec in sigset.signals:
             services = tuple(s for s in services_all if (s, spec.name) in present)
             if not services:
@@ -237,6 +271,8 @@ class FleetModel:
             model = self._model(spec, sigset).fit(frame.index, y, ctx, exclude=excluded if excluded.any() else None)
             self.models_[spec.name] = model
             self.services_[spec.name] = services
+            if sigset.change_settings().enabled():
+                self.change_thresholds_[spec.name] = self._calibrate_changes(model, sigset, frame.index, y, ctx, excluded)
         if not self.models_:
             raise ValueError(f"frame has none of the declared signals {sigset.names()}")
         self.signal_set_ = sigset
@@ -290,6 +326,7 @@ class FleetModel:
             models=self.models_,
             services=self.services_,
             fit_time=self.fit_time_,
+            change_thresholds=getattr(self, "change_thresholds_", None) or {},
         )
         offsets = getattr(self, "level_offsets_", None) or {}
         if offsets:
@@ -328,6 +365,7 @@ class FleetModel:
         model.services_ = dict(saved.services)
         model.signal_set_ = saved.signal_set
         model.fit_time_ = saved.fit_time
+        model.change_thresholds_ = {k: dict(v) for k, v in saved.change_thresholds.items()}
         model.level_offsets_ = {}
         return model.with_level_offsets(saved.level_offsets) if saved.level_offsets else model
 
@@ -341,17 +379,26 @@ class FleetModel:
             services = self.services_[name]
             y, ctx = self._arrays(frame, services, self.signal_set_.spec(name))
             off = self._offsets(name, services)
-            s = model.decision_function(frame.index, y if off is None else y - off, ctx)
+            yy = y if off is None else y - off
+            s = np.asarray(model.decision_function(frame.index, yy, ctx), dtype=np.float64)
+            if getattr(self, "change_thresholds_", None) and name in self.change_thresholds_:
+                found = self._changes(name, frame.index, yy - np.asarray(model.predict(frame.index, ctx), dtype=np.float64))
+                if found is not None:
+                    s = combine(s, found[1])[0]
             parts.append(pd.DataFrame(np.asarray(s, dtype=np.float64), index=frame.index, columns=pd.MultiIndex.from_tuples([(sv, name) for sv in services], names=["service", "signal"])))
         return pd.concat(parts, axis=1)
 
     def detect(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Tidy results, one row per (timestamp, service, signal).
 
-        Columns: timestamp, service, signal, value, expected, lower, upper, anomaly_score,
-        anomalous (at least ``debounce_k`` of the last ``debounce_m`` scores >= 1; the
-        first rows of ``frame`` see a shorter window). Bounds on a side the signal's
-        direction ignores are infinite.
+        Columns: timestamp, service, signal, value, expected, lower, upper, anomaly_score
+        (the largest of the point score and the change components' scores), anomalous (at
+        least ``debounce_k`` of the last ``debounce_m`` scores >= 1; the first rows of
+        ``frame`` see a shorter window), component (whose score ``anomaly_score`` is:
+        ``point``, ``level shift``, ``noise change``, ``spike``; ``""`` where it is 0 or NaN).
+        The band is the point score's. Bounds on a side the signal's direction ignores are
+        infinite. The change components read windows of ``change_window_seconds`` of this
+        frame's residuals: its first rows (without a full window) get the point score only.
         """
         self._check_fitted()
         self._check_frame(frame)
@@ -364,6 +411,11 @@ class FleetModel:
             found = model.detect(frame.index, y if off is None else y - off, ctx)
             shift = 0.0 if off is None else off[None, :]
             score = np.asarray(found.anomaly_score, dtype=np.float64)
+            which = np.zeros(score.shape, dtype=np.int8)
+            changes = self._changes(name, frame.index, np.asarray(found.residual, dtype=np.float64))
+            if changes is not None:
+                score, which = combine(score, changes[1])
+            component = np.where(np.isfinite(score) & (score > 0), np.asarray(COMPONENTS, dtype=object)[which], "")
             flags = debounce(np.nan_to_num(score, nan=0.0) >= 1.0, sigset.debounce_k, sigset.debounce_m)
             T, S = y.shape
             out.append(
@@ -378,6 +430,7 @@ class FleetModel:
                         "upper": np.ascontiguousarray(np.asarray(found.upper, dtype=np.float64) + shift).reshape(-1),
                         "anomaly_score": np.ascontiguousarray(score).reshape(-1),
                         "anomalous": np.ascontiguousarray(flags).reshape(-1),
+                        "component": np.ascontiguousarray(component).reshape(-1),
                     }
                 )
             )
@@ -421,9 +474,42 @@ class FleetModel:
             summary = summary.rename(columns={"time": "timestamp", "series": "service"})
             summary.insert(2, "signal", name)
             subjects = [f"{svc} {labels[name]}" for svc in summary["service"]]
-            summary["sentence"] = render_sentences(
+            sentences = render_sentences(
                 summary, terms, subjects=subjects, units=[units[name]] * len(summary), term_labels=labels, term_units=units
             )
+            summary["component"] = POINT
+            yy = y if off is None else y - off
+            changes = self._changes(name, frame.index, yy - np.asarray(model.predict(frame.index, ctx), dtype=np.float64))
+            if changes is not None:
+                z, scores = changes
+                point = summary["anomaly_score"].to_numpy(dtype=np.float64)
+                combined, which = combine(point[:, None], {c: v[rows, cols][:, None] for c, v in scores.items()})
+                summary["anomaly_score"] = combined[:, 0]
+                summary["component"] = np.asarray(COMPONENTS, dtype=object)[which[:, 0]]
+            t_all = as_epoch_seconds(frame.index)
+            for i, component in enumerate(summary["component"]):
+                score_i = float(summary["anomaly_score"].iat[i])
+                if component == POINT:
+                    sentences[i] = f"{sentences[i]}; component {POINT}, score {score_i:.2f}"
+                    continue
+                row, col = rows[i], cols[i]
+                first = row  # the first row of this run of the component's flags (in this frame): the change began a window before it
+                while first > 0 and scores[component][first - 1, col] >= 1.0:
+                    first -= 1
+                start = int(np.searchsorted(t_all, t_all[first] - self.signal_set_.change_window_seconds, side="right"))
+                unit = units[name]
+                sentences[i] = f"{sentences[i]}; " + change_sentence(
+                    component,
+                    z=float(z[component][row, col]),
+                    threshold=float(self.change_thresholds_[name][component][col]),
+                    score=score_i,
+                    sigma=float(model.scale_[col]),
+                    expected=float(summary["expected"].iat[i]),
+                    since=f"{frame.index[min(start, first)]:%H:%M}Z",
+                    window=self.signal_set_.change_window_seconds,
+                    fmt=lambda v, signed=False, unit=unit: format_value(float(v), unit, signed=signed),
+                )
+            summary["sentence"] = sentences
             at = terms["point"].to_numpy()
             terms.insert(1, "timestamp", summary["timestamp"].to_numpy()[at])
             terms.insert(2, "service", summary["service"].to_numpy()[at])
@@ -433,7 +519,7 @@ class FleetModel:
             summaries.append(summary)
             term_frames.append(terms)
         if not summaries:
-            cols = ["timestamp", "service", "signal", "actual", "expected", "residual", "robust_sigma", "residual_sigma", "anomaly_score", "baseline", "sentence"]
+            cols = ["timestamp", "service", "signal", "actual", "expected", "residual", "robust_sigma", "residual_sigma", "anomaly_score", "baseline", "component", "sentence"]
             return Explanation(pd.DataFrame(columns=cols), pd.DataFrame(columns=["point", "timestamp", "service", "signal", "term", "is_context", "value", "contribution"]))
         return Explanation(pd.concat(summaries, ignore_index=True), pd.concat(term_frames, ignore_index=True))
 

@@ -4,7 +4,7 @@ A saved model is one JSON object a trainee can open and read::
 
     {
       "format": "aiops-fleet-model",
-      "format_version": 1,
+      "format_version": 2,                 # 1 is still read, with the change components off
       "kit_version": "0.1.0",              # the package that saved it ("unknown" outside one)
       "git_commit": "165c233...",          # the checkout it ran from (null without git)
       "fit_time": "2023-11-22T23:55:00+00:00",
@@ -34,7 +34,9 @@ A saved model is one JSON object a trainee can open and read::
               "threshold": {"value": 4.0, "unit": "robust sigmas"},
               "direction": "above",
               "min_deviation": {"value": 0.005, "unit": "seconds"},
-              "n_fit_points": 2304, "excluded_share": 0.0
+              "n_fit_points": 2304, "excluded_share": 0.0,
+              "change_thresholds": {"level shift": {"value": 4.0, "unit": "robust sigmas"},
+                                    "noise change": {"value": 2.3, "unit": "times the robust sigma"}}
             }, ...
 
 A model the online loop re-baselined (see :meth:`FleetModel.with_level_offsets`) also holds
@@ -89,7 +91,9 @@ __all__ = [
 
 FORMAT_NAME = "aiops-fleet-model"
 #: The version of the layout this kit writes and reads; bump it on any incompatible change.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: Versions this kit reads: 1 (before the change components; read with them off) and 2.
+READABLE_VERSIONS = (1, 2)
 #: The distribution whose version a saved model records.
 KIT_DISTRIBUTION = "aiops-workshop-kit"
 GIT_TIMEOUT_SECONDS = 2.0
@@ -135,6 +139,8 @@ class SavedFleet:
     fit_time: pd.Timestamp
     #: ``(service, signal) -> offset`` the online loop accepted (``"level_offsets"`` in the file; absent: none).
     level_offsets: dict[tuple[str, str], float] = dataclasses.field(default_factory=dict)
+    #: signal -> component -> per-series threshold of the change components (format 2; none in a version 1 file).
+    change_thresholds: dict[str, dict[str, np.ndarray]] = dataclasses.field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- provenance
@@ -319,7 +325,13 @@ def _quantity(value: Any, unit: str | None) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- write
-def _model_dict(name: str, model: LinearBaseline, services: Sequence[str], sigset: SignalSet) -> dict[str, Any]:
+#: The unit of each change component's threshold in the file.
+_CHANGE_UNITS = {"level shift": "robust sigmas", "noise change": "times the robust sigma", "spike": "recent spreads"}
+
+
+def _model_dict(
+    name: str, model: LinearBaseline, services: Sequence[str], sigset: SignalSet, changes: Mapping[str, np.ndarray] | None = None
+) -> dict[str, Any]:
     extra = sorted(k for k in vars(model) if k.endswith("_") and not k.startswith("_") and k not in _FITTED_ATTRIBUTES)
     if extra:
         raise ValueError(
@@ -350,6 +362,8 @@ def _model_dict(name: str, model: LinearBaseline, services: Sequence[str], sigse
             "n_fit_points": _num(model.n_fit_points_[i]),
             "excluded_share": _num(model.excluded_share_[i]),
         }
+        if changes:
+            series[str(svc)]["change_thresholds"] = {c: _quantity(v[i], _CHANGE_UNITS.get(c)) for c, v in changes.items()}
     return {
         "label": spec.label if spec is not None else name,
         "unit": unit,
@@ -375,6 +389,7 @@ def to_dict(
     models: Mapping[str, LinearBaseline],
     services: Mapping[str, Sequence[str]],
     fit_time: pd.Timestamp,
+    change_thresholds: Mapping[str, Mapping[str, np.ndarray]] | None = None,
 ) -> dict[str, Any]:
     """The saved form of a fitted fleet model (see the module docstring for the layout)."""
     sigset_json = _signal_set_dict(signal_set)
@@ -389,7 +404,9 @@ def to_dict(
         "signals_sha256": hashlib.sha256(_canonical(sigset_json)).hexdigest(),
         "signal_set": sigset_json,
         "dependencies": [[str(e[0]), str(e[1])] for e in dependencies],
-        "models": {name: _model_dict(name, m, services[name], signal_set) for name, m in models.items()},
+        "models": {
+            name: _model_dict(name, m, services[name], signal_set, (change_thresholds or {}).get(name)) for name, m in models.items()
+        },
     }
 
 
@@ -427,9 +444,9 @@ def _check_header(data: Any, source: str) -> None:
         found = data.get("format") if isinstance(data, Mapping) else type(data).__name__
         raise ModelFormatError(f"{source}: not a saved fleet model (format {found!r}); expected a JSON object with \"format\": {FORMAT_NAME!r}")
     version = data.get("format_version")
-    if version != FORMAT_VERSION or isinstance(version, bool):
+    if version not in READABLE_VERSIONS or isinstance(version, bool):
         raise ModelFormatError(
-            f"{source}: format_version {version!r} is not supported by this kit (it reads {FORMAT_VERSION}); "
+            f"{source}: format_version {version!r} is not supported by this kit (it reads {' and '.join(map(str, READABLE_VERSIONS))}); "
             f"the file was saved by kit_version {data.get('kit_version')!r} (git_commit {data.get('git_commit')!r}): "
             "load it with that kit or refit the model with this one"
         )
@@ -510,6 +527,11 @@ def from_dict(data: Any, *, signals: SignalSet | None = None, source: str = "sav
     _check_header(data, source)
     try:
         sigset = _signal_set_from_dict(data["signal_set"])
+        version = data["format_version"]
+        if version == 1:  # saved before the change components: it scores with the point score only
+            sigset = sigset.without_changes()
+            if signals is not None:  # compare the signals as version 1 knew them
+                signals = dataclasses.replace(signals, **{f: getattr(sigset, f) for f in _CHANGE_FIELDS})
         stored = data["signals_sha256"]
         written = hashlib.sha256(_canonical(data["signal_set"])).hexdigest()
         if stored != written:
@@ -524,10 +546,14 @@ def from_dict(data: Any, *, signals: SignalSet | None = None, source: str = "sav
                 )
         models: dict[str, LinearBaseline] = {}
         services: dict[str, tuple[str, ...]] = {}
+        change_thresholds: dict[str, dict[str, np.ndarray]] = {}
         for name, raw in data["models"].items():
             if name not in sigset.names():
                 raise ModelFormatError(f"model {name!r} is not a signal of the file's signal_set {list(sigset.names())}")
             models[name], services[name] = _model_from_dict(name, raw)
+            found = _change_thresholds_from_dict(raw, services[name]) if version >= 2 else {}
+            if found:
+                change_thresholds[name] = found
         if not models:
             raise ModelFormatError("the file holds no fitted signal")
         dependencies = tuple((str(e[0]), str(e[1])) for e in data["dependencies"])
@@ -543,8 +569,28 @@ def from_dict(data: Any, *, signals: SignalSet | None = None, source: str = "sav
         what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
         raise ModelFormatError(f"{source}: a malformed {FORMAT_NAME} file (format_version {FORMAT_VERSION}): {what}") from exc
     return SavedFleet(
-        signal_set=sigset, dependencies=dependencies, models=models, services=services, fit_time=fit_time, level_offsets=level_offsets
+        signal_set=sigset,
+        dependencies=dependencies,
+        models=models,
+        services=services,
+        fit_time=fit_time,
+        level_offsets=level_offsets,
+        change_thresholds=change_thresholds,
     )
+
+
+#: The signal set's fields a version 1 file did not have (the change components').
+_CHANGE_FIELDS = tuple(f.name for f in dataclasses.fields(SignalSet) if f.name.startswith("change_"))
+
+
+def _change_thresholds_from_dict(raw: Mapping[str, Any], services: Sequence[str]) -> dict[str, np.ndarray]:
+    """The change components' per-series thresholds of one model (every series has the same components, or none)."""
+    per_series = [raw["series"][svc].get("change_thresholds") for svc in services]
+    if all(p is None for p in per_series):
+        return {}
+    if any(p is None for p in per_series) or len({tuple(sorted(p)) for p in per_series}) != 1:
+        raise ModelFormatError("change_thresholds must name the same components for every series of a signal")
+    return {c: np.array([_float(p[c]["value"]) for p in per_series], dtype=np.float64) for c in per_series[0]}
 
 
 def load(path: str | os.PathLike[str], *, signals: SignalSet | None = None) -> SavedFleet:

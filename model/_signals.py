@@ -23,6 +23,7 @@ import yaml
 
 from plumbing.durations import format_duration, parse_duration
 
+from ._changes import ChangeSettings
 from ._scoring import DIRECTIONS
 
 __all__ = [
@@ -98,6 +99,37 @@ class SignalSet:
     completeness_promql: str | None = None
     completeness_window_seconds: float = 120.0
     completeness_min_ratio: float = 0.9
+    #: Change components beside the point score (see signals.yaml, ``changes``, and model/_changes.py).
+    change_level_shift: bool = True
+    change_noise: bool = True
+    change_spike: bool = False
+    change_window_seconds: float = 600.0
+    change_level_floor: float = 4.0
+    change_noise_floor: float = 2.0
+    change_spike_floor: float = 6.0
+    change_quantile: float = 0.999
+    change_factor: float = 1.25
+
+    def change_settings(self) -> ChangeSettings:
+        """The change components' settings (:class:`model._changes.ChangeSettings`)."""
+        return ChangeSettings(
+            level_shift=self.change_level_shift,
+            noise_change=self.change_noise,
+            spike=self.change_spike,
+            level_floor=self.change_level_floor,
+            noise_floor=self.change_noise_floor,
+            spike_floor=self.change_spike_floor,
+            calibration_quantile=self.change_quantile,
+            calibration_factor=self.change_factor,
+        )
+
+    def change_history_seconds(self) -> float:
+        """History a scoring cycle must read before its first scored row for the change windows (0 with them off)."""
+        return self.change_window_seconds if self.change_settings().enabled() else 0.0
+
+    def without_changes(self) -> "SignalSet":
+        """The same set with every change component off (the point score only, as format version 1 scored)."""
+        return dataclasses.replace(self, change_level_shift=False, change_noise=False, change_spike=False)
 
     def names(self) -> tuple[str, ...]:
         return tuple(s.name for s in self.signals)
@@ -184,6 +216,52 @@ def _substitute(promql: Any, window: float | None, source: str, where: str) -> s
     return text
 
 
+_CHANGE_KEYS = {
+    "level_shift": "change_level_shift",
+    "noise_change": "change_noise",
+    "spike": "change_spike",
+    "level_floor": "change_level_floor",
+    "noise_floor": "change_noise_floor",
+    "spike_floor": "change_spike_floor",
+    "calibration_quantile": "change_quantile",
+    "calibration_factor": "change_factor",
+}
+
+
+def _changes(raw: Any, source: str) -> dict[str, Any]:
+    """The ``changes`` section as SignalSet fields (missing keys keep the defaults)."""
+    if not isinstance(raw, Mapping):
+        raise SignalsError(f"{source}: changes must be a mapping, got {type(raw).__name__}")
+    allowed = set(_CHANGE_KEYS) | {"window"}
+    extra = set(raw) - allowed
+    if extra:
+        raise SignalsError(f"{source}: changes has unknown keys {sorted(extra)}; allowed: {sorted(allowed)}")
+    out: dict[str, Any] = {}
+    for key, field_name in _CHANGE_KEYS.items():
+        if key not in raw:
+            continue
+        v = raw[key]
+        if key in ("level_shift", "noise_change", "spike"):
+            if not isinstance(v, bool):
+                raise SignalsError(f"{source}: changes.{key} must be true or false, got {v!r}")
+            out[field_name] = v
+            continue
+        try:
+            out[field_name] = float(v)
+        except (TypeError, ValueError):
+            raise SignalsError(f"{source}: changes.{key} must be a number, got {v!r}") from None
+        if not out[field_name] > 0:
+            raise SignalsError(f"{source}: changes.{key} must be > 0, got {v!r}")
+    if "calibration_quantile" in raw and not out["change_quantile"] <= 1.0:
+        raise SignalsError(f"{source}: changes.calibration_quantile must be in (0, 1], got {raw['calibration_quantile']!r}")
+    if "window" in raw:
+        seconds = _seconds_or_none(raw["window"])
+        if seconds is None or not seconds > 0:
+            raise SignalsError(f"{source}: changes.window must be a positive duration (e.g. 10m), got {raw['window']!r}")
+        out["change_window_seconds"] = seconds
+    return out
+
+
 def parse_signals(raw: Mapping[str, Any], *, source: str = "signals") -> SignalSet:
     """Validate an already-parsed signals mapping (see ``signals.yaml`` for the shape).
 
@@ -245,7 +323,9 @@ def parse_signals(raw: Mapping[str, Any], *, source: str = "signals") -> SignalS
                 f"{source}: completeness.window_seconds ({complete['window_seconds']}) differs from rate_window "
                 f"({format_duration(window)}); leave it out, the completeness window is the rate window"
             )
+    changes = _changes(raw.get("changes") or {}, source)
     return SignalSet(
+        **changes,
         rate_window_seconds=window,
         completeness_promql=_substitute(complete["promql"], window, source, "completeness.promql") if complete.get("promql") else None,
         completeness_window_seconds=complete_window,

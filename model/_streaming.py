@@ -27,7 +27,8 @@ import numpy.typing as npt
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._linear import LinearBaseline
+from ._changes import COMPONENTS, POINT, ChangeSettings, calibrate_changes, change_scores, change_sentence, combine, standardise, window_stats
+from ._linear import LinearBaseline, _calibrate_block, _Workspace
 
 __all__ = [
     "COOLDOWN_ROWS",
@@ -52,14 +53,19 @@ class StreamResult:
     """One series scored row by row.
 
     ``score``: (N,) anomaly score, ``>= 0``, ``>= 1`` anomalous. ``expected``, ``lower``,
-    ``upper``: (N,) the value the detector expected and the band where its score reaches 1
+    ``upper``: (N,) the value the detector expected and the band where its point score reaches 1
     (NaN where it had no model yet); ``None`` when the detector has no such notion.
+    ``component``: (N,) the component whose score is the row's score (``"point"``, ``"level
+    shift"``, ...; ``""`` where nothing scored); ``explanations``: row -> a sentence from the
+    component's own numbers, for every row that scores ``>= 1``.
     """
 
     score: np.ndarray
     expected: np.ndarray | None = None
     lower: np.ndarray | None = None
     upper: np.ndarray | None = None
+    component: np.ndarray | None = None
+    explanations: dict[int, str] | None = None
 
 
 class StreamingDetector(Protocol):
@@ -112,7 +118,7 @@ class StreamingZScore:
 
 @dataclass(frozen=True, kw_only=True)
 class StreamingLinear:
-    """The kit's linear baseline run as a stream, refitted on the past every ``refit_every_rows``.
+    """The kit's linear baseline run as a stream, refitted on the past every ``refit_every_rows``, with change components.
 
     ``expected[i] = level[i] + LinearBaseline.predict(t_i)`` where ``level[i]`` is the median
     of the ``level_rows`` values before row ``i`` (one day; fewer at the start, at least
@@ -120,13 +126,23 @@ class StreamingLinear:
     from that level with its daily and weekly Fourier terms (each used only once the fitted
     span is long enough: the model's own rule), an optional trend and ``lags`` AR terms on
     past deviations. The model's robust (MAD) scale and per-series tail calibration give the
-    score: ``|residual| / (scale * threshold)``.
+    point score: ``|residual| / (scale * threshold)``.
 
     Rows are scored in blocks of ``refit_every_rows`` by a model fitted on the rows before the
     block (at most ``max_history_rows``; the first fit waits for ``min_history_rows``), so row
-    ``i``'s score comes from a model fitted on rows ``< i``. With ``self_cleaning``, rows already
-    flagged are left out of later fits (capped by the model). After a flag the next
-    ``cooldown_rows`` rows score 0.
+    ``i``'s score comes from a model fitted on rows ``< i``. A fit clips its targets at
+    ``fit_clip_sigmas`` robust σ from their median (one glitch of 1e9 would otherwise bend the
+    Fourier terms and inflate the robust scale of every later fit that sees it). With
+    ``self_cleaning``, rows already flagged are left out of later fits (capped by the model).
+
+    **Change components** (:mod:`model._changes`) read the residuals of the last
+    ``change_window_rows`` rows (all scored by earlier fits): ``level_shift`` (their median),
+    ``noise_change`` (their spread against the model's σ) and ``spike`` (a residual against the
+    window before it). Each block's thresholds are calibrated on the past rows' statistics
+    (``max(floor, calibration_factor × change_quantile)``; ``level_floor``, ``noise_floor``,
+    ``spike_floor``) once ``min_change_history_rows`` of them exist; before that the components
+    score 0. The row's score is the largest component score; ``StreamResult.component`` names it.
+    After a flag the next ``cooldown_rows`` rows score 0.
     """
 
     min_history_rows: int = 144
@@ -142,6 +158,16 @@ class StreamingLinear:
     calibration_quantile: float = 0.999
     calibration_factor: float = 1.25
     self_cleaning: bool = False
+    fit_clip_sigmas: float = 50.0
+    level_shift: bool = True
+    noise_change: bool = True
+    spike: bool = False
+    change_window_rows: int = 12
+    level_floor: float = 4.0
+    noise_floor: float = 2.0
+    spike_floor: float = 6.0
+    change_quantile: float = 0.999
+    min_change_history_rows: int = 576
     cooldown_rows: int = COOLDOWN_ROWS
     name: str = "linear"
 
@@ -157,35 +183,154 @@ class StreamingLinear:
             dtype="float64",
         )
 
+    def change_settings(self) -> ChangeSettings:
+        """The change components' settings (:class:`model._changes.ChangeSettings`) this detector uses."""
+        return ChangeSettings(
+            level_shift=self.level_shift,
+            noise_change=self.noise_change,
+            spike=self.spike,
+            level_floor=self.level_floor,
+            noise_floor=self.noise_floor,
+            spike_floor=self.spike_floor,
+            calibration_quantile=self.change_quantile,
+            calibration_factor=self.calibration_factor,
+        )
+
+    def _clipped(self, target: np.ndarray) -> np.ndarray:
+        """``target`` (T, 1) for a fit: values beyond ``fit_clip_sigmas`` robust σ of its median clipped there (NaN stays NaN).
+
+        One glitch (1e9 in a series of hundreds) otherwise bends every Fourier coefficient of
+        every fit that sees it, and the residuals of the whole window with them, so the robust
+        scale grows and hides real spikes for weeks. Clipping keeps the row (the calibration
+        still sees a large value there) but bounds its pull on the coefficients.
+        """
+        finite = np.isfinite(target)
+        ok = target[finite]
+        if ok.size < 3 or not np.isfinite(self.fit_clip_sigmas):
+            return np.where(finite, target, np.nan)
+        centre = np.median(ok)
+        dev = np.abs(ok - centre)
+        scale = 1.4826 * np.median(dev)
+        if not scale > 0:
+            scale = 1.2533 * dev.mean()
+        if not (np.isfinite(scale) and scale > 0):
+            return np.where(finite, target, np.nan)
+        bound = self.fit_clip_sigmas * scale
+        # a value of +-inf (1e308 minus a level of -1e308) is clipped like any other
+        return np.clip(np.where(np.isnan(target), np.nan, target), centre - bound, centre + bound)
+
+    def _recalibrate(self, model: LinearBaseline, t: np.ndarray, target: np.ndarray, context: np.ndarray, flagged: np.ndarray) -> None:
+        """Robust scale and threshold of a model fitted on clipped targets, from the residuals of the targets as they were.
+
+        The clipped coefficients stay; the scale (MAD) and the tail calibration see every value,
+        so clipping changes nothing but the pull of the extreme rows on the fit.
+        """
+        residual = (target - model.predict(t, context))[:, 0]
+        valid = np.isfinite(residual)
+        if self.self_cleaning:
+            valid &= ~flagged[:, 0]
+        if valid.sum() < 2:
+            return
+        # the fit's own calibration (the same subsample and order statistics), on the unclipped residuals
+        block = np.where(valid, residual, 0.0)[None, :].copy()
+        scale, threshold = _calibrate_block(
+            block, None if valid.all() else valid[None, :], np.array([float(valid.sum())]),
+            _Workspace(1, block.shape[1], 0, np.dtype("float64")),
+            floor=1e-6 * (abs(float(np.mean(target[:, 0][valid]))) + 1e-12),
+            quantile=self.calibration_quantile, factor=self.calibration_factor, z_floor=self.z_floor,
+        )
+        model.scale_, model.threshold_ = scale, threshold
+
     def run(self, times_seconds: npt.ArrayLike, values: npt.ArrayLike) -> StreamResult:
         t = np.asarray(times_seconds, dtype=float)
         x = np.asarray(values, dtype=float)
         n, h = x.size, self.level_rows
-        level = _recent_median(x, h, self.min_level_rows)
-        target = (x - level)[:, None]
+        with np.errstate(over="ignore", invalid="ignore"):
+            level = _recent_median(x, h, self.min_level_rows)
+            target = (x - level)[:, None]
         context = np.full((n, 1, self.lags), np.nan)
         for k in range(1, self.lags + 1):
             context[k:, 0, k - 1] = target[:-k, 0]
-        score = np.zeros(n)
+        point = np.zeros(n)
         expected, lower, upper = (np.full(n, np.nan) for _ in range(3))
+        residual, sigma, threshold = (np.full(n, np.nan) for _ in range(3))
         flagged = np.zeros((n, 1), dtype=bool)
         known = self.min_level_rows + self.lags  # first row with a target and its context
+        blocks = []
         for start in range(known + self.min_history_rows, n, self.refit_every_rows):
             # Rows whose level saw a full window fit better; use only them once there are enough.
             settled = self.level_rows + self.lags if start - self.level_rows - self.lags >= self.min_history_rows else known
             lo, stop = max(settled, start - self.max_history_rows), min(n, start + self.refit_every_rows)
-            model = self._model().fit(
-                t[lo:start], target[lo:start], context[lo:start], exclude=flagged[lo:start] if self.self_cleaning else None
-            )
-            found = model.detect(t[start:stop], target[start:stop], context[start:stop])
-            score[start:stop] = np.minimum(np.nan_to_num(found.anomaly_score[:, 0], nan=0.0), MAX_SCORE)
+            fit_target = self._clipped(target[lo:start])
+            if np.isfinite(fit_target).sum() < 2:
+                continue
+            with np.errstate(over="ignore", invalid="ignore"):
+                model = self._model().fit(
+                    t[lo:start], fit_target, context[lo:start], exclude=flagged[lo:start] if self.self_cleaning else None
+                )
+                if np.any(fit_target != target[lo:start]):  # clipped: scale and calibration from the values as they were
+                    self._recalibrate(model, t[lo:start], target[lo:start], context[lo:start], flagged[lo:start])
+                found = model.detect(t[start:stop], target[start:stop], context[start:stop])
+            point[start:stop] = np.minimum(np.nan_to_num(found.anomaly_score[:, 0], nan=0.0, posinf=MAX_SCORE), MAX_SCORE)
             expected[start:stop] = level[start:stop] + found.expected[:, 0]
             lower[start:stop] = level[start:stop] + found.lower[:, 0]
             upper[start:stop] = level[start:stop] + found.upper[:, 0]
-            flagged[start:stop, 0] = score[start:stop] >= 1.0
+            residual[start:stop] = found.residual[:, 0]
+            sigma[start:stop] = model.scale_[0]
+            threshold[start:stop] = model.threshold_[0]
+            flagged[start:stop, 0] = point[start:stop] >= 1.0
+            blocks.append((start, stop))
+        score, which, changes = self._with_changes(point, residual, sigma, blocks)
         if self.cooldown_rows:
             score = _cool_down(score, self.cooldown_rows)
-        return StreamResult(score=score, expected=expected, lower=lower, upper=upper)
+        component = np.where(score > 0, np.asarray(COMPONENTS, dtype=object)[which], "")
+        explanations = {
+            int(i): self._sentence(int(i), component[i], t, x, expected, residual, sigma, threshold, score, changes)
+            for i in np.flatnonzero(score >= 1.0)
+        }
+        return StreamResult(score=score, expected=expected, lower=lower, upper=upper, component=component, explanations=explanations)
+
+    def _with_changes(self, point: np.ndarray, residual: np.ndarray, sigma: np.ndarray, blocks: list[tuple[int, int]]):
+        """The point score combined with the change components: ``(score, component index, (z, thresholds, scores))``."""
+        settings = self.change_settings()
+        components = settings.enabled()
+        if not components or not blocks:
+            return point, np.zeros(point.shape, dtype=np.int8), None
+        w = self.change_window_rows
+        # each residual in the robust sigmas of the fit that scored it (a window may span two fits)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            unit = residual / sigma
+        stats = window_stats(unit, w, w)
+        z = {c: v[:, 0] for c, v in standardise(unit, stats, np.ones(1), components).items()}
+        thresholds = {c: np.full(point.shape, np.inf) for c in components}
+        first = blocks[0][0]
+        for start, stop in blocks:
+            past = slice(max(first, start - self.max_history_rows), start)
+            have = np.isfinite(z[components[0]][past]).sum()
+            if have < self.min_change_history_rows:
+                continue
+            found = calibrate_changes({c: z[c][past][:, None] for c in components}, None, settings)
+            for c in components:
+                thresholds[c][start:stop] = found[c][0]
+        scores = change_scores(z, thresholds, sigma=sigma, direction="both")
+        combined, which = combine(point, scores)
+        return np.minimum(combined, MAX_SCORE), which, (z, thresholds, scores)
+
+    def _sentence(self, i, component, t, x, expected, residual, sigma, threshold, score, changes) -> str:
+        """Row ``i``'s flag in words, from its component's own numbers."""
+        when = lambda s: pd.Timestamp(s, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")  # noqa: E731
+        if component == POINT or changes is None:
+            return (
+                f"value {x[i]:.4g} vs {expected[i]:.4g} expected; residual {residual[i] / sigma[i]:+.1f} robust σ "
+                f"(threshold {threshold[i]:.1f}); component {POINT}, score {score[i]:.2f}"
+            )
+        z, thresholds, _ = changes
+        since = when(t[max(0, i - self.change_window_rows + 1)])
+        return f"value {x[i]:.4g} vs {expected[i]:.4g} expected: " + change_sentence(
+            component, z=float(z[component][i]), threshold=float(thresholds[component][i]), score=float(score[i]),
+            sigma=float(sigma[i]), expected=float(expected[i]), since=since, window=self.change_window_rows,
+            fmt=lambda v, signed=False: f"{v:+.4g}" if signed else f"{v:.4g}",
+        )
 
 
 def _recent_median(x: np.ndarray, rows: int, min_rows: int) -> np.ndarray:

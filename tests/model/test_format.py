@@ -121,7 +121,7 @@ def test_the_file_is_readable_json_a_trainee_can_navigate(fitted, tmp_path):
     with path.open() as fh:
         data = json.load(fh)
     assert data["format"] == "aiops-fleet-model"
-    assert data["format_version"] == 1 == MODEL_FORMAT_VERSION
+    assert data["format_version"] == 2 == MODEL_FORMAT_VERSION
     assert data["kit_version"] and "git_commit" in data
     assert pd.Timestamp(data["fit_time"]) == fitted.fit_time_ and data["fit_time_seconds"] == fitted.fit_time_.timestamp()
     assert data["dependencies"] == [["frontend", "checkout"]]
@@ -138,6 +138,11 @@ def test_the_file_is_readable_json_a_trainee_can_navigate(fitted, tmp_path):
     assert checkout["sigma"]["value"] == model.scale_[i] and checkout["threshold"]["value"] == model.threshold_[i]
     assert checkout["direction"] == "above" and checkout["min_deviation"] == {"value": 0.005, "unit": "seconds"}
     assert latency["features"] == list(model.feature_names_) and latency["params"]["context_names"] == ["requests"]
+    # the change components' thresholds, per series, with their units (format version 2)
+    changes = checkout["change_thresholds"]
+    assert set(changes) == {"level shift", "noise change"}
+    assert changes["level shift"] == {"value": fitted.change_thresholds_["latency"]["level shift"][i], "unit": "robust sigmas"}
+    assert changes["level shift"]["value"] >= 4.0 and changes["noise change"]["value"] >= 2.0  # at least the floors
 
     spec = {s["name"]: s for s in data["signal_set"]["signals"]}["latency"]
     assert spec["promql"] == load_signals().spec("latency").promql and spec["context"] == ["requests"]
@@ -171,11 +176,39 @@ def test_git_commit_is_null_without_git(monkeypatch):
 # --------------------------------------------------------------------------- refusals
 def test_another_format_version_is_refused_saying_what_this_kit_reads(fitted, tmp_path):
     data = fitted.to_dict()
-    data["format_version"] = 2
+    data["format_version"] = 3
     path = tmp_path / "future.json"
     path.write_text(json.dumps(data))
-    with pytest.raises(ModelFormatError, match=r"format_version 2 is not supported by this kit \(it reads 1\)"):
+    with pytest.raises(ModelFormatError, match=r"format_version 3 is not supported by this kit \(it reads 1 and 2\)"):
         FleetModel.load(path)
+
+
+def _as_version_1(data: dict) -> dict:
+    """A saved model as the kit wrote it before the change components (format_version 1)."""
+    old = json.loads(json.dumps(data))
+    old["format_version"] = 1
+    old["signal_set"] = {k: v for k, v in old["signal_set"].items() if not k.startswith("change_")}
+    old["signals_sha256"] = _format.hashlib.sha256(_format._canonical(old["signal_set"])).hexdigest()
+    for model in old["models"].values():
+        for series in model["series"].values():
+            series.pop("change_thresholds")
+    return old
+
+
+def test_a_version_1_file_is_read_with_the_change_components_off(fitted, fleet, tmp_path):
+    _, test = fleet
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(_as_version_1(fitted.to_dict())))
+    old = FleetModel.load(path, signals=load_signals())  # the same signals as version 1 knew them
+    assert old.signal_set_.change_settings().enabled() == () and old.change_thresholds_ == {}
+    point_only = FleetModel.from_dict(fitted.to_dict())
+    point_only.change_thresholds_ = {}
+    pd.testing.assert_frame_equal(old.score(test), point_only.score(test), check_exact=True)
+    assert set(old.detect(test)["component"]) <= {"point", ""}
+    # written again, it is a version 2 file without thresholds, still scoring the point only
+    again = FleetModel.load(old.save(tmp_path / "v2.json"))
+    assert again.to_dict()["format_version"] == 2
+    pd.testing.assert_frame_equal(again.score(test), old.score(test), check_exact=True)
 
 
 def test_a_model_fitted_for_other_signals_is_refused(fitted, tmp_path):

@@ -247,7 +247,7 @@ def test_fleet_model_detect_is_tidy_and_flags_an_injected_latency_regression():
     test.loc[test.index[100:110], ("checkout", "latency")] += 0.05
     model = FleetModel().fit(train)
     out = model.detect(test)
-    assert list(out.columns) == ["timestamp", "service", "signal", "value", "expected", "lower", "upper", "anomaly_score", "anomalous"]
+    assert list(out.columns) == ["timestamp", "service", "signal", "value", "expected", "lower", "upper", "anomaly_score", "anomalous", "component"]
     assert len(out) == len(test) * 8
     hits = out[out.anomalous]
     assert set(zip(hits.service, hits.signal)) == {("checkout", "latency")}
