@@ -12,7 +12,9 @@ incidents the same way (:mod:`evaluation._matching`).
 - grouping and matching: :func:`group_flags`, :func:`match`, :func:`summarize`, with
   :data:`JOIN_WINDOW_SECONDS`, :data:`CLOSE_AFTER_SECONDS`, :data:`GRACE_SECONDS`;
 - the live scoreboard: :class:`Scoreboard`, :class:`Score`;
-- NAB: :func:`evaluate_nab` (running and scoring, :mod:`evaluation._nab_score`);
+- NAB: :func:`evaluate_nab` (reading files as they come, :mod:`evaluation._nab_read`; running and
+  scoring, :mod:`evaluation._nab_score`); :func:`write_quirky_copies` (synthetic quirky copies of
+  NAB files, :mod:`evaluation._nab_quirks`);
 - the benchmark: :func:`run_bench` (:class:`BenchSettings`).
 
 Errors::
@@ -24,6 +26,7 @@ Errors::
 from ._bench import BenchSettings, run_bench
 from ._matching import CLOSE_AFTER_SECONDS, GRACE_SECONDS, JOIN_WINDOW_SECONDS, Flag, FlagGroup, Matching, group_flags, match, summarize
 from ._nab import OWN_THRESHOLD, NabInputError, evaluate_nab
+from ._nab_quirks import write_quirky_copies
 from ._promql import OfflineSettings, SimulatedSource, fleet_frame, ground_truth_frame
 from ._runner import DETECTOR_NAMES, EvaluationSettings, evaluate_suite, make_detector, run_detector
 from ._scoreboard import Score, Scoreboard
@@ -57,4 +60,5 @@ __all__ = [
     "match",
     "run_bench",
     "summarize",
+    "write_quirky_copies",
 ]

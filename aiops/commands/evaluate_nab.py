@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from plumbing.errors import UsageError
 
-__all__ = ["NAB_DETECTORS", "register_nab", "render_markdown", "run_nab"]
+__all__ = ["NAB_DETECTORS", "register_nab", "render_markdown", "render_quirks", "run_nab"]
 
 #: The streaming detectors NAB can run (``model``'s streaming ``DETECTOR_NAMES``; a test keeps
 #: the two equal, and the parser does not import the model, so that ``--help`` is quick).
@@ -43,6 +43,16 @@ def register_nab(evaluate_subparsers: Any) -> None:
     parser.add_argument("--detector", choices=NAB_DETECTORS, default="linear", help="detector to score (default: linear)")
     parser.add_argument("--format", choices=("json", "markdown"), default="markdown", help="output format")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG per file")
+    parser.add_argument(
+        "--with-quirky-copies",
+        metavar="DIR",
+        default=None,
+        help=(
+            "write synthetic quirky copies of one listed file (timestamp going back, duplicate timestamp, NaN and "
+            "non-numeric values, +-1e308, an empty file, a one-row file) into DIR with a windows file listing "
+            "them and every listed file, and evaluate the lot: every quirk is reported, the rest scored"
+        ),
+    )
     parser.set_defaults(func=run_nab)
 
 
@@ -52,13 +62,17 @@ def _progress(done: int, total: int, what: str) -> None:
 
 def run_nab(args: argparse.Namespace) -> int:
     """Handler of ``aiops evaluate nab``."""
-    from evaluation import OWN_THRESHOLD, NabInputError, evaluate_nab
+    from evaluation import NabInputError, evaluate_nab, write_quirky_copies
     from model import make_streaming_detector as make_detector
 
     try:
+        data_dir, windows = args.data_dir, args.windows
+        if args.with_quirky_copies is not None:
+            data_dir, windows = write_quirky_copies(data_dir, windows, args.with_quirky_copies)
+            _progress(0, 0, f"quirky copies and their windows file written to {args.with_quirky_copies}")
         report = evaluate_nab(
-            args.data_dir,
-            args.windows,
+            data_dir,
+            windows,
             detector=make_detector(args.detector),
             results_dir=args.results_dir,
             plots=not args.no_plots,
@@ -79,6 +93,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"NAB scores of `{report['detector']}` on {report['files']} files, {report['windows']} windows "
         f"(0 = never fires, 100 = perfect)",
         "",
+        f"Scored {report['files_scored']} of {report['files_listed']} files.",
+        *(f"- not scored: `{item['file']}`: {item['reason']}" for item in report["not_scored"]),
+        "",
         "| profile | score (corpus-optimised threshold) | threshold | score (own threshold "
         f"{report['own_threshold']}) |",
         "|---|---:|---:|---:|",
@@ -87,5 +104,19 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines.append(
             f"| {name} | {score:.2f} | {report['thresholds'][name]:.4f} | {report['scores_own_threshold'][name]:.2f} |"
         )
+    lines += render_quirks(report)
     lines += ["", f"Results: {report['results_dir']}"]
     return "\n".join(lines)
+
+
+def render_quirks(report: Mapping[str, Any]) -> list[str]:
+    """Every quirk met while reading, one table row each (file, row, what was done)."""
+    lines: list[str] = []
+    quirks = report["quirks"]
+    if quirks:
+        counts = ", ".join(f"{kind} {n}" for kind, n in report["quirk_counts"].items())
+        lines += ["", f"Quirks met ({len(quirks)}: {counts}); rows count from 0 after the header:", "",
+                  "| file | row | rows | quirk | what was done |", "|---|---:|---:|---|---|"]
+        for q in quirks:
+            lines.append(f"| {q['file']} | {q['row']} | {q['rows']} | {q['kind']} | {q['action']} |")
+    return lines
