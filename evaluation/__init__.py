@@ -12,7 +12,10 @@ incidents the same way (:mod:`evaluation._matching`).
 - grouping and matching: :func:`group_flags`, :func:`match`, :func:`summarize`, with
   :data:`JOIN_WINDOW_SECONDS`, :data:`CLOSE_AFTER_SECONDS`, :data:`GRACE_SECONDS`;
 - the live scoreboard: :class:`Scoreboard`, :class:`Score`;
-- NAB: :func:`evaluate_nab` (running and scoring, :mod:`evaluation._nab_score`);
+- NAB: :func:`evaluate_nab` (reading files as they come, :mod:`evaluation._nab_read`; running and
+  scoring, :mod:`evaluation._nab_score`); :func:`write_quirky_copies` (synthetic quirky copies of
+  NAB files, :mod:`evaluation._nab_quirks`); :func:`select_and_evaluate_nab` (settings chosen by
+  cross-validation over files, :mod:`evaluation._nab_cv`: :data:`NAB_GRID`, :data:`NAB_FOLDS`);
 - the benchmark: :func:`run_bench` (:class:`BenchSettings`).
 
 Errors::
@@ -24,6 +27,11 @@ Errors::
 from ._bench import BenchSettings, run_bench
 from ._matching import CLOSE_AFTER_SECONDS, GRACE_SECONDS, JOIN_WINDOW_SECONDS, Flag, FlagGroup, Matching, group_flags, match, summarize
 from ._nab import OWN_THRESHOLD, NabInputError, evaluate_nab
+from ._nab_cv import FOLDS as NAB_FOLDS
+from ._nab_cv import GRID as NAB_GRID
+from ._nab_cv import default_jobs as nab_default_jobs
+from ._nab_cv import select_and_evaluate as select_and_evaluate_nab
+from ._nab_quirks import write_quirky_copies
 from ._promql import OfflineSettings, SimulatedSource, fleet_frame, ground_truth_frame
 from ._runner import DETECTOR_NAMES, EvaluationSettings, evaluate_suite, make_detector, run_detector
 from ._scoreboard import Score, Scoreboard
@@ -34,6 +42,8 @@ __all__ = [
     "DETECTOR_NAMES",
     "GRACE_SECONDS",
     "JOIN_WINDOW_SECONDS",
+    "NAB_FOLDS",
+    "NAB_GRID",
     "OWN_THRESHOLD",
     "BenchSettings",
     "EvaluationSettings",
@@ -55,6 +65,9 @@ __all__ = [
     "make_detector",
     "make_suite",
     "match",
+    "nab_default_jobs",
     "run_bench",
+    "select_and_evaluate_nab",
     "summarize",
+    "write_quirky_copies",
 ]

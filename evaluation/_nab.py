@@ -7,10 +7,15 @@ own threshold ``s >= 1`` is 0.5), scores with :mod:`evaluation._nab_score` at th
 the corpus-optimised one, and writes NAB's results layout
 ``<results_dir>/<detector>/<category>/<detector>_<file>.csv`` plus one PNG per file.
 
+Files are read as they come (:mod:`evaluation._nab_read`): every quirk met is processed or
+skipped and listed in the report (file, row, what was done); a file that cannot be scored is
+named with its reason, the report says "scored N of M files", and one bad file never aborts
+the corpus.
+
 Errors::
 
     ValueError
-     └── NabInputError   missing folder or file, unreadable CSV, malformed windows file
+     └── NabInputError   missing data folder, malformed windows file, or no file could be scored
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ import pandas as pd
 
 from plumbing.errors import short
 
+from ._nab_read import Quirk, UnscorableFile, file_order_window_rows, read_raw_series
 from ._nab_score import PROFILES, normalised_score, optimise_threshold, score_corpus, window_rows
 from model._streaming import StreamingDetector, StreamResult
 
 __all__ = [
     "OWN_THRESHOLD",
+    "Corpus",
     "FileResult",
     "NabInputError",
     "NabSeries",
@@ -61,9 +68,11 @@ class NabSeries:
     """One NAB file: ``key`` is its path relative to ``data/`` (``category/name.csv``)."""
 
     key: str
-    timestamps: np.ndarray  # (N,) datetime64[ns], non-decreasing, naive (read as UTC)
-    values: np.ndarray  # (N,) float64
+    timestamps: np.ndarray  # (N,) datetime64[ns] in file order (a timestamp may go back), naive (read as UTC)
+    values: np.ndarray  # (N,) float64, finite
     windows: tuple[tuple[int, int], ...]  # inclusive row ranges
+    carried: np.ndarray | None = None  # (N,) bool: the value was unusable and carried (the row scores 0)
+    quirks: tuple[Quirk, ...] = ()
 
     @property
     def category(self) -> str:
@@ -96,9 +105,25 @@ class FileResult:
     anomaly_score: np.ndarray
 
 
+@dataclass(frozen=True)
+class Corpus:
+    """The files a windows file lists: those that can be scored, and those that cannot with the reason."""
+
+    series: tuple[NabSeries, ...]
+    not_scored: tuple[tuple[str, str], ...]  # (key, reason)
+
+    @property
+    def listed(self) -> int:
+        return len(self.series) + len(self.not_scored)
+
+    @property
+    def quirks(self) -> tuple[Quirk, ...]:
+        return tuple(q for s in self.series for q in s.quirks)
+
+
 def to_unit_interval(score: np.ndarray) -> np.ndarray:
-    """Map a score ``s in [0, inf)`` to ``s / (1 + s)`` in ``[0, 1)``."""
-    s = np.maximum(np.asarray(score, dtype=float), 0.0)
+    """Map a score ``s in [0, inf)`` to ``s / (1 + s)`` in ``[0, 1)`` (NaN counts as 0, +inf as just under 1)."""
+    s = np.nan_to_num(np.maximum(np.asarray(score, dtype=float), 0.0), nan=0.0, posinf=1e15)
     return s / (1.0 + s)
 
 
@@ -136,48 +161,74 @@ def read_windows(path: str | os.PathLike[str]) -> dict[str, list[tuple[str, str]
 
 
 def read_series(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Read one NAB CSV (``timestamp,value``) -> (timestamps datetime64[ns], values float64)."""
-    path = Path(path)
+    """Read one NAB CSV (``timestamp,value``) as it comes -> (timestamps datetime64[ns] in file order, values float64).
+
+    Quirks are handled as :mod:`evaluation._nab_read` says (use :func:`load_corpus` to see them);
+    :class:`NabInputError` if the file cannot be scored at all.
+    """
     try:
-        frame = pd.read_csv(path, dtype={"value": "float64"})
-        timestamps = pd.to_datetime(frame["timestamp"], format="%Y-%m-%d %H:%M:%S").to_numpy("datetime64[ns]")
-        values = frame["value"].to_numpy(dtype=float)
-    except (OSError, KeyError, ValueError, pd.errors.ParserError) as exc:
-        raise NabInputError(f"{path} is not a NAB CSV (timestamp,value): {exc}") from None
-    if values.size == 0 or not np.all(np.isfinite(values)):
-        raise NabInputError(f"{path} has no rows or a non-numeric value")
-    if np.any(timestamps[1:] < timestamps[:-1]):
-        raise NabInputError(f"{path} is not in time order")
-    return timestamps, values
+        raw = read_raw_series(path, Path(path).name)
+    except UnscorableFile as exc:
+        raise NabInputError(f"{path}: {exc}") from None
+    return raw.timestamps, raw.values
 
 
-def load_corpus(data_dir: str | os.PathLike[str], windows_path: str | os.PathLike[str]) -> list[NabSeries]:
-    """Every file the windows file lists, read from ``data_dir`` with its windows as row ranges."""
+def _load_one(data_dir: Path, key: str, spans: list[tuple[str, str]]) -> NabSeries:
+    raw = read_raw_series(data_dir / key, key)
+    try:
+        if np.all(raw.timestamps[1:] >= raw.timestamps[:-1]):
+            rows = window_rows(raw.timestamps, spans)
+        else:
+            rows = file_order_window_rows(raw.timestamps, spans)
+    except ValueError as exc:
+        raise UnscorableFile(f"windows do not fit the file: {exc}") from None
+    return NabSeries(key=key, timestamps=raw.timestamps, values=raw.values, windows=tuple(rows),
+                     carried=raw.carried, quirks=raw.quirks)
+
+
+def load_corpus(data_dir: str | os.PathLike[str], windows_path: str | os.PathLike[str]) -> Corpus:
+    """Every file the windows file lists, read as it comes; the files that cannot be scored are named with their reason."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise NabInputError(f"data folder {data_dir} does not exist")
-    corpus = []
+    series, not_scored = [], []
     for key, spans in sorted(read_windows(windows_path).items()):
-        path = data_dir / key
-        if not path.is_file():
-            raise NabInputError(f"{key} is listed in the windows file but {path} does not exist")
-        timestamps, values = read_series(path)
         try:
-            rows = window_rows(timestamps, spans)
-        except ValueError as exc:
-            raise NabInputError(f"{key}: {exc}") from None
-        corpus.append(NabSeries(key=key, timestamps=timestamps, values=values, windows=tuple(rows)))
-    return corpus
+            series.append(_load_one(data_dir, key, spans))
+        except UnscorableFile as exc:
+            not_scored.append((key, str(exc)))
+    return Corpus(series=tuple(series), not_scored=tuple(not_scored))
+
+
+#: What a detector may raise on one strange file; with ``failures`` given, the file is named and the run goes on.
+DETECTOR_FAILURES = (ValueError, ArithmeticError, np.linalg.LinAlgError)
 
 
 def run_detector(
-    detector: StreamingDetector, corpus: Sequence[NabSeries], progress: Progress | None = None
+    detector: StreamingDetector,
+    corpus: Sequence[NabSeries],
+    progress: Progress | None = None,
+    *,
+    failures: list[tuple[str, str]] | None = None,
 ) -> list[FileResult]:
-    """Run one detector (one configuration) over every file, reporting ``(done, total, key)``."""
+    """Run one detector (one configuration) over every file, reporting ``(done, total, key)``.
+
+    With ``failures`` (a list), a file the detector fails on (:data:`DETECTOR_FAILURES`) is
+    appended as ``(key, reason)`` and left out; without it, the error propagates.
+    """
     results = []
     for done, series in enumerate(corpus, start=1):
-        result = detector.run(series.times_seconds, series.values)
-        results.append(FileResult(series=series, result=result, anomaly_score=to_unit_interval(result.score)))
+        try:
+            result = detector.run(series.times_seconds, series.values)
+        except DETECTOR_FAILURES as exc:
+            if failures is None:
+                raise
+            failures.append((series.key, f"the detector failed: {str(exc)[:120]}"))
+            continue
+        anomaly_score = to_unit_interval(result.score)
+        if series.carried is not None:
+            anomaly_score[series.carried] = 0.0  # no detection on a row whose value was not there
+        results.append(FileResult(series=series, result=result, anomaly_score=anomaly_score))
         if progress is not None:
             progress(done, len(corpus), series.key)
     return results
@@ -230,18 +281,22 @@ def plot_result(path: Path, result: FileResult, *, detector_name: str, threshold
 
     series, out = result.series, result.result
     t = pd.DatetimeIndex(series.timestamps)
+    lo, hi = display_range(series.values)
+    clip = lambda a: None if a is None else np.clip(a, lo, hi)  # noqa: E731
+    values, clipped = clip(series.values), int(np.sum((series.values < lo) | (series.values > hi)))
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 5), sharex=True, height_ratios=(3, 1))
     for k, (left, right) in enumerate(series.windows):
         for ax in (top, bottom):
             ax.axvspan(t[left], t[right], color="tab:green", alpha=0.15, label="label window" if k == 0 and ax is top else None)
     if out.lower is not None and out.upper is not None:
-        top.fill_between(t, out.lower, out.upper, color="tab:blue", alpha=0.15, linewidth=0, label="expected band (score 1)")
+        top.fill_between(t, clip(out.lower), clip(out.upper), color="tab:blue", alpha=0.15, linewidth=0, label="expected band (score 1)")
     if out.expected is not None:
-        top.plot(t, out.expected, color="tab:blue", linewidth=0.6, alpha=0.7, label="expected")
-    top.plot(t, series.values, color="black", linewidth=0.6, label="value")
+        top.plot(t, clip(out.expected), color="tab:blue", linewidth=0.6, alpha=0.7, label="expected")
+    top.plot(t, values, color="black", linewidth=0.6, label="value")
     flags = result.anomaly_score >= OWN_THRESHOLD
-    top.scatter(t[flags], series.values[flags], color="tab:red", s=10, zorder=3, label="flag (own threshold)")
-    top.set_title(f"{detector_name}: {series.key}", fontsize=9)
+    top.scatter(t[flags], values[flags], color="tab:red", s=10, zorder=3, label="flag (own threshold)")
+    note = f" ({clipped} extreme values clipped to the plot)" if clipped else ""
+    top.set_title(f"{detector_name}: {series.key}{note}", fontsize=9)
     top.legend(fontsize=7, loc="upper left")
     bottom.plot(t, result.anomaly_score, color="tab:purple", linewidth=0.6)
     bottom.axhline(OWN_THRESHOLD, color="tab:red", linewidth=0.6, linestyle="--", label=f"own {OWN_THRESHOLD}")
@@ -258,10 +313,43 @@ def plot_result(path: Path, result: FileResult, *, detector_name: str, threshold
     return path
 
 
+def display_range(values: np.ndarray) -> tuple[float, float]:
+    """The value range a plot shows: the 0.1-99.9 % quantiles widened by 5 times their spread each way.
+
+    Ordinary spikes stay in view; a glitch of 1e9 or 1e308 is clipped to the edge (matplotlib
+    cannot draw an axis whose span overflows float64).
+    """
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return -1.0, 1.0
+    low, high = np.quantile(finite, [0.001, 0.999])
+    spread = high - low
+    if not np.isfinite(spread) or spread <= 0:
+        spread = max(1.0, abs(float(np.median(finite))))
+    pad = min(5.0 * spread, 1e300)
+    return max(float(low - pad), -1e300), min(float(high + pad), 1e300)
+
+
 def default_results_dir() -> Path:
     """``$XDG_DATA_HOME/aiops/nab`` or ``~/.local/share/aiops/nab``: a user data folder, never the repo."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "aiops" / "nab"
+
+
+def corpus_report(corpus: Corpus, not_scored: Sequence[tuple[str, str]] = ()) -> dict[str, object]:
+    """What reading met: files listed and scored, each file not scored with its reason, every quirk."""
+    missing = list(corpus.not_scored) + list(not_scored)
+    counts: dict[str, int] = {}
+    for q in corpus.quirks:
+        counts[q.kind] = counts.get(q.kind, 0) + 1
+    return {
+        "files_listed": corpus.listed,
+        "files_scored": corpus.listed - len(missing),
+        "not_scored": [{"file": key, "reason": reason} for key, reason in sorted(missing)],
+        "quirk_counts": dict(sorted(counts.items())),
+        "quirks": [q.as_dict() for q in corpus.quirks],
+    }
 
 
 def evaluate_nab(
@@ -273,19 +361,29 @@ def evaluate_nab(
     plots: bool = True,
     progress: Progress | None = None,
 ) -> dict[str, object]:
-    """Run, score and write results for one detector; returns the JSON-ready report."""
+    """Run, score and write results for one detector; returns the JSON-ready report.
+
+    Raises :class:`NabInputError` only when nothing can be scored (no data folder, a malformed
+    windows file, no scorable file, or no window in the files scored).
+    """
     corpus = load_corpus(data_dir, windows_path)
     out_dir = Path(results_dir) if results_dir is not None else default_results_dir()
     scored = None if progress is None else (lambda done, total, key: progress(done, total, f"{detector.name} scored {key}"))
-    results = run_detector(detector, corpus, scored)
+    failures: list[tuple[str, str]] = []
+    results = run_detector(detector, corpus.series, scored, failures=failures)
+    reading = corpus_report(corpus, failures)
+    if not results:
+        reasons = "; ".join(f"{n['file']}: {n['reason']}" for n in reading["not_scored"])
+        reasons = reasons if len(reasons) <= 400 else reasons[:399] + "…"
+        raise NabInputError(f"scored 0 of {corpus.listed} files ({reasons})")
     try:
         report = score_results(results)
     except ValueError as exc:
-        raise NabInputError(str(exc)) from None
+        raise NabInputError(f"{exc} (scored {len(results)} of {corpus.listed} files)") from None
     for done, r in enumerate(results, start=1):
         csv_path = write_results_csv(out_dir, detector.name, r)
         if plots:
             plot_result(csv_path.with_suffix(".png"), r, detector_name=detector.name, thresholds=report["thresholds"])
         if progress is not None:
             progress(done, len(results), f"written {csv_path}")
-    return {"detector": detector.name, **report, "results_dir": str(out_dir / detector.name)}
+    return {"detector": detector.name, **report, **reading, "results_dir": str(out_dir / detector.name)}

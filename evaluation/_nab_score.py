@@ -34,9 +34,12 @@ __all__ = [
     "PROFILES",
     "Profile",
     "ScoredFile",
+    "best_threshold",
+    "file_events",
     "normalised_score",
     "optimise_threshold",
     "probation_rows",
+    "raw_at_threshold",
     "row_weights",
     "scaled_sigmoid",
     "score_corpus",
@@ -207,33 +210,51 @@ def _events(scores: np.ndarray, windows: Windows, profile: Profile) -> tuple[np.
     return np.concatenate(values), np.concatenate(deltas)
 
 
-def optimise_threshold(files: Sequence[ScoredFile], profile: Profile) -> tuple[float, float]:
-    """The corpus-optimised threshold and its raw score, by one sorted sweep.
+def file_events(scores: npt.ArrayLike, windows: Windows, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
+    """One file's threshold events: the score values at which its raw score changes, and by how much.
 
-    Candidates are every distinct score value plus :data:`NEVER_FIRE_THRESHOLD`; the best raw
-    score over all files wins, ties (within float rounding) go to the higher threshold.
-    ``O(N log N)`` in the total number of rows.
+    The file's raw score at threshold ``t`` is ``-A_FN * len(windows) + sum(deltas[values >= t])``
+    (:func:`raw_at_threshold`); a corpus's best threshold is one sweep over its files' events
+    (:func:`best_threshold`).
     """
-    arrays = [_as_scores(s) for s, _ in files]
-    all_values: list[np.ndarray] = []
-    all_deltas: list[np.ndarray] = []
-    n_windows = 0
-    for s, (_, windows) in zip(arrays, files):
-        v, d = _events(s, windows, profile)
-        all_values.append(v)
-        all_deltas.append(d)
-        n_windows += len(windows)
-    values = np.concatenate(all_values) if all_values else np.empty(0)
-    deltas = np.concatenate(all_deltas) if all_deltas else np.empty(0)
-    base = -profile.fn_weight * n_windows  # nothing detected
+    return _events(_as_scores(scores), windows, profile)
 
+
+def raw_at_threshold(events: tuple[np.ndarray, np.ndarray], n_windows: int, threshold: float, profile: Profile) -> float:
+    """A file's raw NAB score at ``threshold`` from its :func:`file_events` (equal to :func:`score_file`)."""
+    values, deltas = events
+    return float(-profile.fn_weight * n_windows + deltas[values >= threshold].sum())
+
+
+def best_threshold(events: Sequence[tuple[np.ndarray, np.ndarray]], n_windows: int, profile: Profile) -> tuple[float, float]:
+    """The corpus-optimised threshold and its raw score over files given by their :func:`file_events`.
+
+    Candidates are every event value plus :data:`NEVER_FIRE_THRESHOLD` (a score value that is not
+    an event ties with the next event above it, and ties go to the higher threshold, so the other
+    score values never win); the best raw score wins, ties (within float rounding) go to the
+    higher threshold. ``O(N log N)`` in the number of events.
+    """
+    values = np.concatenate([v for v, _ in events]) if events else np.empty(0)
+    deltas = np.concatenate([d for _, d in events]) if events else np.empty(0)
+    base = -profile.fn_weight * n_windows  # nothing detected
     order = np.argsort(values, kind="stable")
     values, deltas = values[order], deltas[order]
     # suffix[j] = sum of deltas[j:], i.e. the change once every event with value >= values[j] is on.
     suffix = np.concatenate((np.cumsum(deltas[::-1])[::-1], [0.0]))
-    candidates = np.unique(np.concatenate(arrays + [np.array([NEVER_FIRE_THRESHOLD])]))
+    candidates = np.unique(np.concatenate((values, [NEVER_FIRE_THRESHOLD])))
     totals = base + suffix[np.searchsorted(values, candidates, side="left")]
     best = float(totals.max())
     tolerance = 1e-9 * max(1.0, abs(best))
     chosen = int(np.flatnonzero(totals >= best - tolerance)[-1])  # candidates ascend: last = highest
     return float(candidates[chosen]), float(totals[chosen])
+
+
+def optimise_threshold(files: Sequence[ScoredFile], profile: Profile) -> tuple[float, float]:
+    """The corpus-optimised threshold and its raw score, by one sorted sweep.
+
+    The best raw score over all files wins, ties (within float rounding) go to the higher
+    threshold; candidates are the distinct score values and :data:`NEVER_FIRE_THRESHOLD`
+    (:func:`best_threshold`). ``O(N log N)`` in the total number of rows.
+    """
+    events = [file_events(s, windows, profile) for s, windows in files]
+    return best_threshold(events, sum(len(windows) for _, windows in files), profile)

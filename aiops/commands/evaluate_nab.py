@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from plumbing.errors import UsageError
 
-__all__ = ["NAB_DETECTORS", "register_nab", "render_markdown", "run_nab"]
+__all__ = ["NAB_DETECTORS", "register_nab", "render_markdown", "render_quirks", "run_nab"]
 
 #: The streaming detectors NAB can run (``model``'s streaming ``DETECTOR_NAMES``; a test keeps
 #: the two equal, and the parser does not import the model, so that ``--help`` is quick).
@@ -43,6 +43,32 @@ def register_nab(evaluate_subparsers: Any) -> None:
     parser.add_argument("--detector", choices=NAB_DETECTORS, default="linear", help="detector to score (default: linear)")
     parser.add_argument("--format", choices=("json", "markdown"), default="markdown", help="output format")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG per file")
+    parser.add_argument(
+        "--select",
+        choices=("none", "cv"),
+        default="none",
+        help=(
+            "none: the detector's shipped configuration; cv (linear only): choose the configuration and the corpus "
+            "threshold by cross-validation over files (folds by file, stratified by category, a grid fixed in the code), "
+            "report in-sample and cross-validated scores, and write results for the configuration chosen on all files"
+        ),
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="processes for --select cv (default: 2 when the machine is idle, else 1; the result does not depend on it)",
+    )
+    parser.add_argument(
+        "--with-quirky-copies",
+        metavar="DIR",
+        default=None,
+        help=(
+            "write synthetic quirky copies of one listed file (timestamp going back, duplicate timestamp, NaN and "
+            "non-numeric values, +-1e308, an empty file, a one-row file) into DIR with a windows file listing "
+            "them and every listed file, and evaluate the lot: every quirk is reported, the rest scored"
+        ),
+    )
     parser.set_defaults(func=run_nab)
 
 
@@ -52,18 +78,36 @@ def _progress(done: int, total: int, what: str) -> None:
 
 def run_nab(args: argparse.Namespace) -> int:
     """Handler of ``aiops evaluate nab``."""
-    from evaluation import OWN_THRESHOLD, NabInputError, evaluate_nab
+    from evaluation import NabInputError, evaluate_nab, nab_default_jobs, select_and_evaluate_nab, write_quirky_copies
     from model import make_streaming_detector as make_detector
 
+    if args.select == "cv" and args.detector != "linear":
+        raise UsageError(f"--select cv tunes the linear detector's settings; --detector is {args.detector!r}, allowed: linear")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     try:
-        report = evaluate_nab(
-            args.data_dir,
-            args.windows,
-            detector=make_detector(args.detector),
-            results_dir=args.results_dir,
-            plots=not args.no_plots,
-            progress=_progress,
-        )
+        data_dir, windows = args.data_dir, args.windows
+        if args.with_quirky_copies is not None:
+            data_dir, windows = write_quirky_copies(data_dir, windows, args.with_quirky_copies)
+            _progress(0, 0, f"quirky copies and their windows file written to {args.with_quirky_copies}")
+        if args.select == "cv":
+            report = select_and_evaluate_nab(
+                data_dir,
+                windows,
+                results_dir=args.results_dir,
+                plots=not args.no_plots,
+                jobs=args.jobs if args.jobs is not None else nab_default_jobs(),
+                progress=_progress,
+            )
+        else:
+            report = evaluate_nab(
+                data_dir,
+                windows,
+                detector=make_detector(args.detector),
+                results_dir=args.results_dir,
+                plots=not args.no_plots,
+                progress=_progress,
+            )
     except NabInputError as exc:
         raise UsageError(str(exc)) from None
     if args.format == "json":
@@ -79,6 +123,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"NAB scores of `{report['detector']}` on {report['files']} files, {report['windows']} windows "
         f"(0 = never fires, 100 = perfect)",
         "",
+        f"Scored {report['files_scored']} of {report['files_listed']} files.",
+        *(f"- not scored: `{item['file']}`: {item['reason']}" for item in report["not_scored"]),
+        "",
         "| profile | score (corpus-optimised threshold) | threshold | score (own threshold "
         f"{report['own_threshold']}) |",
         "|---|---:|---:|---:|",
@@ -87,5 +134,50 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines.append(
             f"| {name} | {score:.2f} | {report['thresholds'][name]:.4f} | {report['scores_own_threshold'][name]:.2f} |"
         )
+    if "selection" in report:
+        lines += render_selection(report)
+    lines += render_quirks(report)
     lines += ["", f"Results: {report['results_dir']}"]
     return "\n".join(lines)
+
+
+def _config(config: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in config.items())
+
+
+def render_selection(report: Mapping[str, Any]) -> list[str]:
+    """The cross-validation: in-sample and cross-validated scores of every profile at both thresholds, and what was chosen."""
+    sel = report["selection"]
+    axes = "; ".join(f"{k} {', '.join(str(v) for v in values)}" for k, values in sel["grid_axes"].items())
+    lines = [
+        "",
+        f"Settings chosen by {sel['folds']}-fold cross-validation over files (folds stratified by category), "
+        f"{sel['configurations']} configurations ({axes}); scores over all {sel['windows']} windows:",
+        "",
+        "| profile | in-sample (corpus threshold) | cross-validated (corpus threshold) | in-sample (own threshold) | cross-validated (own threshold) |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for name, rules in sel["in_sample"].items():
+        cv = sel["cross_validated"][name]
+        lines.append(
+            f"| {name} | {rules['corpus']['score']:.2f} | {cv['corpus']['score']:.2f} | "
+            f"{rules['own']['score']:.2f} | {cv['own']['score']:.2f} |"
+        )
+    lines += ["", "Chosen on the training folds (standard profile, corpus threshold):"]
+    for item in sel["cross_validated"]["standard"]["corpus"]["per_fold"]:
+        lines.append(f"- fold {item['fold']}: threshold {item['threshold']:.4f}, {_config(item['configuration'])}")
+    lines += ["", f"Results above and written: the configuration chosen on all files, {_config(report['configuration'])}."]
+    return lines
+
+
+def render_quirks(report: Mapping[str, Any]) -> list[str]:
+    """Every quirk met while reading, one table row each (file, row, what was done)."""
+    lines: list[str] = []
+    quirks = report["quirks"]
+    if quirks:
+        counts = ", ".join(f"{kind} {n}" for kind, n in report["quirk_counts"].items())
+        lines += ["", f"Quirks met ({len(quirks)}: {counts}); rows count from 0 after the header:", "",
+                  "| file | row | rows | quirk | what was done |", "|---|---:|---:|---|---|"]
+        for q in quirks:
+            lines.append(f"| {q['file']} | {q['row']} | {q['rows']} | {q['kind']} | {q['action']} |")
+    return lines

@@ -120,7 +120,7 @@ def test_scores_map_to_unit_interval_with_own_threshold_one_half():
 def test_repeated_timestamps_keep_rows_and_windows_cover_timestamps(tmp_path):
     data, labels = write_nab_folder(tmp_path)
     corpus = load_corpus(data, labels)
-    real = next(s for s in corpus if s.key.startswith("realThing"))
+    real = next(s for s in corpus.series if s.key.startswith("realThing"))
     assert real.values.size == 1400
     assert np.any(real.timestamps[1:] == real.timestamps[:-1])
     (left, right), = real.windows
