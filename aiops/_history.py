@@ -7,7 +7,15 @@ at a time (an interrupted demo stops them). The blocks are kept under
 a later start tops the cache up with the time since (no random incidents in a top-up)
 instead of building it again, and drops blocks older than the history asked for. The
 cache is rebuilt when the simulator or the backfill code changes (a fingerprint of
-their files), or when it does not reach back far enough.
+their files), or when it does not reach back far enough. The cache keeps the counters at
+its end (``counters.json``), so a top-up carries every counter on without a reset.
+
+:func:`fine_tail` writes the minutes between the cached history and now at the scrape
+interval, with ``up`` = 1 and the counters integrated on the live collector's tick from the
+cached end; a collector continuing from that end (``--continue-history``,
+:attr:`History.continue_dir`) serves the same numbers at the same times, so the history, the
+tail and the live scrapes are one series at the resolution the detector's rate windows
+need, and the detector scores from its first cycle.
 """
 
 from __future__ import annotations
@@ -26,14 +34,15 @@ from typing import Callable, Iterator
 
 import collector
 import simulator
-from collector import backfill
+from collector import COUNTERS_FILE, MANIFEST_FILE, BackfillResult, backfill, load_counters
 from plumbing.procs import Child, run_all
 from plumbing.binaries import block_time_range_seconds, require_binary
 from plumbing.monitoring import COLLECTOR_JOB
+from simulator import Counters
 
-__all__ = ["History", "code_fingerprint", "copy_blocks", "ensure_history", "history_cache_dir"]
+__all__ = ["History", "Tail", "code_fingerprint", "copy_blocks", "ensure_history", "fine_tail", "history_cache_dir", "load_text"]
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 _DAY = 86400.0
 
 
@@ -48,6 +57,28 @@ class History:
     end_seconds: float
     action: str  # "built", "topped up" or "reused"
     elapsed_seconds: float
+
+    @property
+    def counters_path(self) -> Path:
+        """Every counter at :attr:`end_seconds` (what a continuation starts from)."""
+        return self.cache_dir / COUNTERS_FILE
+
+    @property
+    def continue_dir(self) -> Path:
+        """What ``aiops collector --continue-history`` reads to carry the history's counters on (its manifest and counters)."""
+        return self.cache_dir
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tail:
+    """The fine tail written by :func:`fine_tail`: its OpenMetrics text and its end (a collector continues from ``text_dir``)."""
+
+    text_dir: Path
+    result: BackfillResult
+
+    @property
+    def end_seconds(self) -> float:
+        return self.result.end_seconds
 
 
 def history_cache_dir(cache_root: Path, *, seed: int, instance: str) -> Path:
@@ -97,11 +128,13 @@ def ensure_history(
     started: list[Child],
     parallel: int | None = None,
     say: Callable[[str], None] = lambda line: None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> History:
     """Blocks covering ``days`` up to ``now_seconds`` for ``seed`` and ``instance``, from the cache or built.
 
     ``work_dir`` holds the OpenMetrics text while it is loaded (removed afterwards) and the
     logs of the children; children are appended to ``started`` (see :func:`plumbing.procs.run_all`).
+    ``progress(done, total)`` is called as the promtool runs (one per two-hour window) end.
     """
     t0 = time.monotonic()
     cache = history_cache_dir(cache_root, seed=seed, instance=instance)
@@ -117,6 +150,8 @@ def ensure_history(
             meta is not None
             and blocks
             and meta.get("key") == key
+            and (cache / COUNTERS_FILE).is_file()
+            and (cache / MANIFEST_FILE).is_file()
             and meta["start_seconds"] <= want_start + step_seconds
             and end - meta["end_seconds"] < days * _DAY / 2
         )
@@ -124,9 +159,12 @@ def ensure_history(
             say(f"building {days:g} days of history for seed {seed} (cached in {cache}) ...")
             shutil.rmtree(blocks_dir, ignore_errors=True)
             (cache / "incidents.jsonl").unlink(missing_ok=True)
+            (cache / COUNTERS_FILE).unlink(missing_ok=True)
+            (cache / MANIFEST_FILE).unlink(missing_ok=True)
             start = _backfill_and_load(
                 days=days, end=end, seed=seed, instance=instance, step_seconds=step_seconds, incidents_per_day=None,
                 blocks_dir=blocks_dir, incidents_to=cache / "incidents.jsonl", work_dir=work_dir, started=started, parallel=parallel,
+                continue_from=None, counters_to=cache / COUNTERS_FILE, progress=progress,
             )
             action = "built"
         else:
@@ -137,6 +175,7 @@ def ensure_history(
                 _backfill_and_load(
                     days=gap / _DAY, end=end, seed=seed, instance=instance, step_seconds=step_seconds, incidents_per_day=0.0,
                     blocks_dir=blocks_dir, incidents_to=None, work_dir=work_dir, started=started, parallel=parallel,
+                    continue_from=load_counters(cache / COUNTERS_FILE), counters_to=cache / COUNTERS_FILE, progress=progress,
                 )
                 action = "topped up"
             else:
@@ -171,6 +210,9 @@ def _backfill_and_load(
     work_dir: Path,
     started: list[Child],
     parallel: int | None,
+    continue_from: Counters | None,
+    counters_to: Path,
+    progress: Callable[[int, int], None] | None,
 ) -> float:
     """Write the history as OpenMetrics text (in this process), then run promtool on each window in parallel.
 
@@ -178,7 +220,7 @@ def _backfill_and_load(
     """
     text_dir = work_dir / "openmetrics"
     shutil.rmtree(text_dir, ignore_errors=True)
-    backfill(
+    result = backfill(
         text_dir,
         days=days,
         step_seconds=step_seconds,
@@ -186,25 +228,80 @@ def _backfill_and_load(
         seed=seed,
         job=COLLECTOR_JOB,
         instance=instance,
+        continue_from=continue_from,
         **({} if incidents_per_day is None else {"incidents_per_day": incidents_per_day}),
     )
-    manifest = json.loads((text_dir / "manifest.json").read_text())
-    promtool = require_binary("promtool")
     staging = work_dir / "blocks"
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    jobs = [
-        (f"promtool {name}", [promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(text_dir / name), str(staging)])
-        for name in manifest["metrics_paths"]
-    ]
-    run_all(jobs, log_path=work_dir / "promtool.log", parallel=parallel or os.cpu_count() or 1, started=started)
+    load_text(result, staging, work_dir=work_dir, started=started, parallel=parallel, progress=progress)
     blocks_dir.mkdir(parents=True, exist_ok=True)
     for block in _blocks(staging):
         block.replace(blocks_dir / block.name)
     if incidents_to is not None:
         shutil.copyfile(text_dir / "incidents.jsonl", incidents_to)
+    shutil.copyfile(text_dir / COUNTERS_FILE, counters_to)
+    shutil.copyfile(text_dir / MANIFEST_FILE, counters_to.with_name(MANIFEST_FILE))  # with the counters: what a collector continues from
     shutil.rmtree(text_dir, ignore_errors=True)
-    return float(manifest["start_seconds"])
+    return result.start_seconds
+
+
+def load_text(
+    result: BackfillResult,
+    data_dir: Path,
+    *,
+    work_dir: Path,
+    started: list[Child],
+    parallel: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> None:
+    """promtool on each of a backfill's files (one per two-hour window), on every core, writing blocks into ``data_dir``."""
+    promtool = require_binary("promtool")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [
+        (f"promtool {p.name}", [promtool, "tsdb", "create-blocks-from", "openmetrics", "--quiet", str(p), str(data_dir)])
+        for p in result.metrics_paths
+    ]
+    run_all(jobs, log_path=work_dir / "promtool.log", parallel=parallel or os.cpu_count() or 1, started=started, progress=progress)
+
+
+def fine_tail(
+    history: History,
+    *,
+    seed: int,
+    instance: str,
+    now_seconds: float,
+    step_seconds: float,
+    tick_seconds: float,
+    work_dir: Path,
+) -> Tail | None:
+    """The time from the history's end to ``now_seconds`` at ``step_seconds`` (the scrape interval), as OpenMetrics text.
+
+    The counters carry on from the history's and are integrated every ``tick_seconds`` (the live
+    collector's tick), so a collector continuing from :attr:`History.continue_dir` serves the
+    same numbers at the same times; ``up`` is 1 at every sample. Written last thing before
+    Prometheus starts: the shorter the time to its first scrape, the fewer samples the rate
+    windows over the seam miss. None when the history ends less than a step before now.
+    """
+    end = math.floor(now_seconds / step_seconds) * step_seconds
+    span = end - history.end_seconds
+    if span < step_seconds or not history.counters_path.is_file():
+        return None
+    text_dir = work_dir / "tail"
+    shutil.rmtree(text_dir, ignore_errors=True)
+    result = backfill(
+        text_dir,
+        days=span / _DAY,
+        step_seconds=step_seconds,
+        tick_seconds=tick_seconds,
+        end_seconds=end,
+        seed=seed,
+        job=COLLECTOR_JOB,
+        instance=instance,
+        incidents_per_day=0.0,
+        continue_from=load_counters(history.counters_path),
+        up=True,
+    )
+    return Tail(text_dir=text_dir, result=result)
 
 
 def copy_blocks(history: History, data_dir: Path) -> None:

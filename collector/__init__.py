@@ -29,7 +29,7 @@ Errors::
 """
 
 from ._app import CollectorRuntime, IncidentRequest, create_app
-from ._backfill import INCIDENTS_FILE, MANIFEST_FILE, METRICS_FILE, BackfillResult, HistoryError, backfill, history_end_counters, history_incidents
+from ._backfill import COUNTERS_FILE, INCIDENTS_FILE, MANIFEST_FILE, METRICS_FILE, BackfillResult, HistoryError, backfill, history_end_counters, history_incidents, load_counters
 from ._chaos import ChaosController
 from ._client import APIError, CollectorClient, CollectorUnreachable
 from ._docs import DOC_PATH, incidents_markdown
@@ -52,6 +52,8 @@ __all__ = [
     "DOC_PATH",
     "HistoryError",
     "history_end_counters",
+    "load_counters",
+    "COUNTERS_FILE",
     "ACTORS",
     "APIError",
     "BackfillResult",

@@ -12,10 +12,19 @@
   It includes ``aiops_incident_active``.
 - ``incidents.jsonl``: the seeded random incidents of the history, in the
   incident store's log format (triggered, started, ended; ``by`` = ``backfill``).
+- ``counters.json``: every counter at the last timestamp (:func:`load_counters`), so a
+  later backfill (``continue_from``) or a live collector (``--continue-history``) can
+  carry on from them without a reset.
 - ``manifest.json``: the parameters, the time range and the counts (a cache key).
 
 Names, labels and values come from the same :func:`fleet_families` as the live
-``/metrics``. Counters start at zero at the first timestamp.
+``/metrics``. Counters start at zero at the first timestamp, or carry on from
+``continue_from``. With ``tick_seconds`` finer than the step the counters are
+integrated tick by tick exactly as the live collector integrates them (and sampled
+every step), so a collector continuing from the last sample serves the numbers the
+history would have had. With ``up=True`` the files hold the ``up`` series Prometheus
+records for each successful scrape (the demo's fine tail: the detector's completeness
+check counts it).
 """
 
 from __future__ import annotations
@@ -34,17 +43,21 @@ import numpy as np
 from simulator import Catalog, ChaosSchedule, Counters, Incident, integrate, load_catalog, make_incident, simulate
 
 from ._families import Family, Series, fleet_families
+
+#: The series Prometheus writes for every scrape (1: the target answered).
+UP = Family(name="up", type="gauge", help="1 if the scrape of the target succeeded.", decimals=0)
 from ._store import event_record, lines
 
-__all__ = ["BackfillResult", "HistoryError", "history_end_counters", "METRICS_FILE", "SPLIT_SECONDS", "INCIDENTS_FILE", "MANIFEST_FILE", "backfill", "history_incidents", "openmetrics_chunks", "openmetrics_text"]
+__all__ = ["BackfillResult", "COUNTERS_FILE", "HistoryError", "history_end_counters", "load_counters", "METRICS_FILE", "SPLIT_SECONDS", "INCIDENTS_FILE", "MANIFEST_FILE", "backfill", "history_incidents", "openmetrics_chunks", "openmetrics_text"]
 
 METRICS_FILE = "history.om"
 INCIDENTS_FILE = "incidents.jsonl"
 MANIFEST_FILE = "manifest.json"
+COUNTERS_FILE = "counters.json"
 #: Length of each metrics file's time window: promtool's block length (two hours).
 SPLIT_SECONDS = 7200.0
 #: Bumped when the files' content changes for the same parameters (invalidates caches keyed on the manifest).
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 #: No backfilled incident starts or runs within this long before the end of the history.
 QUIET_TAIL_SECONDS = 3600.0
@@ -68,6 +81,7 @@ class BackfillResult:
     series: int  # Prometheus series (a histogram's buckets, count and sum each count)
     samples: int
     incidents: int
+    tick_seconds: float  # the counters' integration step (the step, or the live collector's tick)
     bytes: int
     elapsed_seconds: float
 
@@ -121,6 +135,55 @@ def _shift_counters(c: Counters) -> Counters:
     return Counters(c.times, shift(c.requests_total), shift(c.errors_total), shift(c.latency_bucket), shift(c.latency_sum_seconds))
 
 
+def _counters_at(
+    catalog: Catalog, seed: int, times: np.ndarray, incidents: Sequence[Incident], *, tick_seconds: float, start: Counters | None
+) -> Counters:
+    """Counters as a scrape at each of ``times`` sees them, integrated every ``tick_seconds`` from ``start`` (or from zero at ``times[0]``).
+
+    Each tick integrates the rate at its beginning (as :class:`simulator.LiveFleet` does):
+    the value at ``origin + k * tick`` is ``start`` plus the ticks ``0 .. k-1``.
+    """
+    origin = float(start.times[-1]) if start is not None else float(times[0])
+    k = np.rint((times - origin) / tick_seconds).astype(np.int64)
+    if not np.allclose(origin + k * tick_seconds, times, rtol=0.0, atol=1e-6) or (k < (1 if start is not None else 0)).any():
+        raise ValueError(f"the times must lie after {origin:.0f} on its {tick_seconds:g} s tick grid")
+    grid = origin + tick_seconds * np.arange(int(k.max()), dtype=np.float64)
+    if not len(grid):
+        c = start or integrate(simulate(catalog, seed, times[:1], incidents), 0.0)
+        return Counters(times, *(np.repeat(a[-1:], len(times), axis=0) for a in (c.requests_total, c.errors_total, c.latency_bucket, c.latency_sum_seconds)))
+    cum = integrate(simulate(catalog, seed, grid, incidents), tick_seconds, start=start)
+    first = start or integrate(simulate(catalog, seed, grid[:1], incidents), 0.0)  # the value at the origin
+    arrays = []
+    for a0, a in zip((first.requests_total, first.errors_total, first.latency_bucket, first.latency_sum_seconds),
+                     (cum.requests_total, cum.errors_total, cum.latency_bucket, cum.latency_sum_seconds)):  # fmt: skip
+        full = np.concatenate([a0[-1:], a])  # row k: the value at origin + k * tick
+        arrays.append(full[k])
+    return Counters(times, *arrays)
+
+
+def _counters_json(c: Counters) -> str:
+    last = {
+        "time_seconds": float(c.times[-1]),
+        "requests_total": c.requests_total[-1].tolist(),
+        "errors_total": c.errors_total[-1].tolist(),
+        "latency_bucket": c.latency_bucket[-1].tolist(),
+        "latency_sum_seconds": c.latency_sum_seconds[-1].tolist(),
+    }
+    return json.dumps(last) + "\n"
+
+
+def load_counters(path: Path | str) -> Counters:
+    """The counters a backfill wrote to ``counters.json``: one row, at the history's last timestamp."""
+    d = json.loads(Path(path).read_text())
+    return Counters(
+        np.array([float(d["time_seconds"])]),
+        np.array([d["requests_total"]], dtype=np.float64),
+        np.array([d["errors_total"]], dtype=np.float64),
+        np.array([d["latency_bucket"]], dtype=np.float64),
+        np.array([d["latency_sum_seconds"]], dtype=np.float64),
+    )
+
+
 class HistoryError(ValueError):
     """A backfill directory cannot be continued (missing, unreadable, another seed)."""
 
@@ -141,6 +204,8 @@ def history_end_counters(history_dir: Path | str, *, seed: int, catalog: Catalog
     catalog = catalog or load_catalog()
     step = float(manifest["step_seconds"])
     end = float(manifest["end_seconds"])
+    if (d / COUNTERS_FILE).is_file():  # written by the backfill: exact, and the only way when it continued others
+        return end, load_counters(d / COUNTERS_FILE)
     times = end - step * np.arange(int(manifest["timestamps"]) - 1, -1, -1, dtype=np.float64)
     incidents = []
     path = d / str(manifest.get("incidents_path", INCIDENTS_FILE))
@@ -285,6 +350,9 @@ def backfill(
     split_seconds: float = SPLIT_SECONDS,
     catalog: Catalog | None = None,
     progress: Callable[[float], None] | None = None,
+    continue_from: Counters | None = None,
+    tick_seconds: float | None = None,
+    up: bool = False,
 ) -> BackfillResult:
     """Write ``days`` of history ending at ``end_seconds`` (default: now) into ``out_dir``.
 
@@ -294,10 +362,16 @@ def backfill(
     file costs (blocks x size) to load while windows cost (size). With 0 they go
     into one ``history.om``. Old ``history*.om`` files in ``out_dir`` are removed.
     ``progress`` is called with the share done (0..1) as the files are written.
+
+    ``continue_from`` (one row of counters, e.g. :func:`load_counters` of an earlier
+    backfill) makes the counters carry on from it: the history then starts one step
+    after its time. ``tick_seconds`` (default: the step) is how finely the counters are
+    integrated; ``up`` adds ``up`` = 1 at every timestamp.
     """
     t0 = time.perf_counter()
-    if days <= 0 or step_seconds <= 0 or split_seconds < 0:
-        raise ValueError("days and step_seconds must be positive, split_seconds at least 0")
+    tick = step_seconds if tick_seconds is None else tick_seconds
+    if days <= 0 or step_seconds <= 0 or split_seconds < 0 or tick <= 0:
+        raise ValueError("days, step_seconds and tick_seconds must be positive, split_seconds at least 0")
     catalog = catalog or load_catalog()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -308,8 +382,13 @@ def backfill(
 
     incidents = history_incidents(catalog, seed=seed, start_seconds=start, end_seconds=end, per_day=incidents_per_day)
     frame = simulate(catalog, seed, times, incidents)
-    counters = _shift_counters(integrate(frame, step_seconds))
+    if continue_from is None and tick == step_seconds:
+        counters = _shift_counters(integrate(frame, step_seconds))
+    else:
+        counters = _counters_at(catalog, seed, times, incidents, tick_seconds=tick, start=continue_from)
     families = fleet_families(catalog, frame, counters, incidents, extra_labels=(("job", job), ("instance", instance)))
+    if up:  # what Prometheus records for each successful scrape
+        families.append((UP, [Series((("job", job), ("instance", instance)), (("up", ()),), np.ones((n, 1)), (0,))]))
     series = sum(len(s.lines) for _, ss in families for s in ss)
     total = series * n
 
@@ -339,6 +418,7 @@ def backfill(
             event_record("ended", inc, inc.end_seconds, inc.triggered_by),
         ]
     incidents_path.write_text(lines(records))
+    (out / COUNTERS_FILE).write_text(_counters_json(counters))
 
     result = BackfillResult(
         metrics_paths=tuple(paths),
@@ -354,6 +434,7 @@ def backfill(
         series=series,
         samples=written,
         incidents=len(incidents),
+        tick_seconds=tick,
         bytes=size,
         elapsed_seconds=time.perf_counter() - t0,
     )
@@ -366,6 +447,9 @@ def backfill(
         days=days,
         incidents_per_day=incidents_per_day,
         split_seconds=split_seconds,
+        counters_path=COUNTERS_FILE,
+        continued=continue_from is not None,
+        up=up,
     )
     result.manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
     return result

@@ -161,16 +161,21 @@ def run_all(
     parallel: int = 1,
     started: list[Child] | None = None,
     poll_seconds: float = 0.05,
+    progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """Run ``(name, argv)`` jobs to completion, ``parallel`` at a time; raise :class:`ChildFailed` on the first failure.
 
     All jobs append their output to ``log_path``. Every child is appended to ``started`` as it
     starts, so a caller interrupted (Ctrl-C) can stop what is still running; on a failure
-    the others are stopped here.
+    the others are stopped here. ``progress(done, total)`` is called once before the first
+    job and after each job that succeeded.
     """
     started = [] if started is None else started
     queue = list(jobs)
     running: list[Child] = []
+    done = 0
+    if progress is not None:
+        progress(0, len(queue))
     try:
         while queue or running:
             while queue and len(running) < max(1, parallel):
@@ -185,6 +190,9 @@ def run_all(
                 running.remove(child)
                 if code != 0:
                     raise ChildFailed(f"{child.name} failed with exit code {code} (log: {child.log_path})", child.log_tail())
+                done += 1
+                if progress is not None:
+                    progress(done, len(jobs))
             if running:
                 time.sleep(poll_seconds)
     finally:

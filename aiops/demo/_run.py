@@ -41,8 +41,8 @@ from urllib.parse import urlencode
 import psutil
 
 from aiops import stack
-from aiops._history import History, copy_blocks, ensure_history
-from collector import RESPONDER_TOKEN_ENV, TOKEN_ENV, APIError, CollectorClient, CollectorUnreachable
+from aiops._history import History, Tail, copy_blocks, ensure_history, fine_tail, load_text
+from collector import RESPONDER_TOKEN_ENV, TOKEN_ENV, APIError, CollectorClient, CollectorSettings, CollectorUnreachable
 from evaluation import Score, Scoreboard
 from model import SignalsError, load_signals
 from plumbing import binaries as prom
@@ -57,7 +57,12 @@ from simulator import ScenarioError, load_catalog, load_scenario
 from ._settings import DemoSettings
 from ._watch import watch
 
-__all__ = ["DETECTOR_MIN_HISTORY_SECONDS", "Demo", "graph_link"]
+__all__ = ["DETECTOR_MIN_HISTORY_SECONDS", "TAIL_SECONDS", "Demo", "graph_link"]
+
+#: The fine tail: the last minutes before the start, backfilled at the scrape interval (with ``up``
+#: and the collector's counters) instead of the history's step. It covers the detector's lookback
+#: (5 min) and two rate windows, so the detector's first cycle scores on complete windows.
+TAIL_SECONDS = 600.0
 
 #: History the detector wants before it flags (its own default, ``aiops detect --min-history``):
 #: two days, so the time-of-day terms are fitted. With less history the demo lowers it.
@@ -122,6 +127,10 @@ class Demo:
         self.prometheus: prom.Server | None = None
         self.alertmanager: prom.Server | None = None
         self.history: History | None = None
+        self.tail: Tail | None = None
+        #: When the command started (the process' start): the TIMING lines count from it.
+        self.started_seconds = psutil.Process().create_time()
+        self.prometheus_port: int | None = None  # chosen before Prometheus starts, so the detector can start first
         self.detector_url: str | None = None  # set once the detector is part of the run
         self.responder_url: str | None = None
         self.console_port: int | None = None  # chosen when the console is started
@@ -145,7 +154,8 @@ class Demo:
     def collector_spec(self) -> stack.ProcessSpec:
         s = self.settings
         return stack.collector(
-            host=s.host, port=s.port, seed=s.seed, log_path=self.run_dir / "incidents.jsonl", token=self.token, responder_token=self.responder_token
+            host=s.host, port=s.port, seed=s.seed, log_path=self.run_dir / "incidents.jsonl", token=self.token, responder_token=self.responder_token,
+            history_dir=self.history.continue_dir if self.history is not None else None,
         )
 
     def detector_min_history_seconds(self) -> float:
@@ -209,12 +219,12 @@ class Demo:
         specs = []
         if self.responder_url is not None:
             specs.append(self.responder_spec(int(self.responder_url.rsplit(":", 1)[1])))
-        if self.detector_url is not None and self.prometheus is not None:
-            specs.append(self.detector_spec(int(self.detector_url.rsplit(":", 1)[1]), self.prometheus.url))
-        if self.champion_url is not None and self.prometheus is not None:
+        if self.detector_url is not None and self.prometheus_url is not None:
+            specs.append(self.detector_spec(int(self.detector_url.rsplit(":", 1)[1]), self.prometheus_url))
+        if self.champion_url is not None and self.prometheus_url is not None:
             # started with the others, so Prometheus never finds its target down; until a champion
             # is registered it fits online (health online_fallback) and checks the registry
-            specs.append(self.champion_spec(int(self.champion_url.rsplit(":", 1)[1]), self.prometheus.url))
+            specs.append(self.champion_spec(int(self.champion_url.rsplit(":", 1)[1]), self.prometheus_url))
         specs.append(self.console_spec())
         return specs
 
@@ -225,7 +235,7 @@ class Demo:
             self.console_port = s.console_port or free_port()
         return stack.console(
             host=s.host, port=self.console_port, collector_url=self.collector_url, detector_url=self.detector_url,
-            prometheus_url=self.prometheus.url if self.prometheus is not None else None, signals_path=s.signals_path,
+            prometheus_url=self.prometheus_url, signals_path=s.signals_path,
             token=self.token,
         )  # fmt: skip
 
@@ -239,6 +249,15 @@ class Demo:
         return child
 
     @property
+    def prometheus_url(self) -> str | None:
+        """Prometheus' URL once its port is chosen (before it starts), else None."""
+        return f"http://127.0.0.1:{self.prometheus_port}" if self.prometheus_port is not None else None
+
+    def since_command(self) -> float:
+        """Seconds since the command started."""
+        return time.time() - self.started_seconds
+
+    @property
     def rate_window_seconds(self) -> float:
         """The detector's rate window (its signals file's ``rate_window``)."""
         return self.signals.rate_window_seconds or 120.0
@@ -249,26 +268,57 @@ class Demo:
         return f"{local_host(self.settings.host)}:{self.settings.port}"
 
     def prepare_history(self) -> None:
-        """Build or reuse the cached history and copy its blocks into this run's Prometheus data directory."""
+        """Build or reuse the cached history up to :data:`TAIL_SECONDS` ago (progress shown); copy its blocks into this run's data directory."""
         s = self.settings
-        if s.history_days > 0:
-            self.history = ensure_history(
-                s.cache_dir,
-                seed=s.seed,
-                instance=self.instance,
-                days=s.history_days,
-                step_seconds=s.history_step_seconds,
-                now_seconds=self.clock(),
-                work_dir=self.run_dir / "history",
-                started=self.children,
-                say=lambda line: self.say(f"  history     {line}"),
-            )
-            copy_blocks(self.history, self.run_dir / "prometheus-data")
-            h = self.history
-            self.say(
-                f"  history     {len(h.blocks)} blocks, {_hms(h.start_seconds)} to {_hms(h.end_seconds)}: "
-                f"{h.action} in {h.elapsed_seconds:.1f} s (cache {h.cache_dir})"
-            )
+        if s.history_days <= 0:
+            return
+        last = [-1]
+
+        def progress(done: int, total: int) -> None:  # a line every tenth of the windows
+            tenth = done * 10 // max(1, total)
+            if total > 4 and tenth != last[0]:
+                last[0] = tenth
+                self.say(f"  history     promtool: {done}/{total} two-hour windows loaded ({self.since_command():.1f} s)")
+
+        self.history = ensure_history(
+            s.cache_dir,
+            seed=s.seed,
+            instance=self.instance,
+            days=s.history_days,
+            step_seconds=s.history_step_seconds,
+            now_seconds=self.clock() - TAIL_SECONDS,
+            work_dir=self.run_dir / "history",
+            started=self.children,
+            say=lambda line: self.say(f"  history     {line}"),
+            progress=progress,
+        )
+        h = self.history
+        self.say(
+            f"  history     {len(h.blocks)} blocks, {_hms(h.start_seconds)} to {_hms(h.end_seconds)}: "
+            f"{h.action} in {h.elapsed_seconds:.1f} s (cache {h.cache_dir})"
+        )
+        copy_blocks(h, self.run_dir / "prometheus-data")
+
+    def load_tail(self) -> None:
+        """The fine tail, from the cached history's end to now at the scrape interval, into this run's data directory (just before Prometheus starts)."""
+        if self.history is None:
+            return
+        s = self.settings
+        t = time.monotonic()
+        work = self.run_dir / "history"
+        self.tail = fine_tail(
+            self.history, seed=s.seed, instance=self.instance, now_seconds=self.clock(), step_seconds=mon.scrape_interval_seconds(),
+            tick_seconds=CollectorSettings.from_env().tick_seconds, work_dir=work,
+        )  # fmt: skip
+        if self.tail is None:
+            self.say("  history     no fine tail (the cached history ends less than a scrape ago): the detector settles while its rate windows fill")
+            return
+        load_text(self.tail.result, self.run_dir / "prometheus-data", work_dir=work, started=self.children)
+        r = self.tail.result
+        self.say(
+            f"  history     + the last {(r.end_seconds - self.history.end_seconds) / 60:.1f} min at the scrape interval "
+            f"({r.step_seconds:g} s, with up = 1; the collector continues the same counters): written and loaded in {time.monotonic() - t:.1f} s"
+        )
 
     def start_alertmanager(self) -> None:
         """Alertmanager on loopback (clustering off), sending to the responder's webhook."""
@@ -286,7 +336,7 @@ class Demo:
         self.prometheus = stack.start_prometheus(
             self.run_dir,
             targets=targets,
-            port=s.prometheus_port or None,
+            port=self.prometheus_port or s.prometheus_port or None,
             alertmanager=self.alertmanager,
             retention=f"{math.ceil(s.history_days) + 7}d",
             alerting_model=s.alerting_model,
@@ -371,8 +421,6 @@ class Demo:
         interval = mon.scrape_interval_seconds()
         self.say(f"aiops demo: seed {s.seed}, scrape every {interval:g} s ({_shown_path(mon.prometheus_config())}); Ctrl-C stops")
 
-        collector = self.collector_spec()
-        child = self.start_child(collector, wait=False)  # it starts while the history is prepared
         missing = [b for b in ("prometheus", "promtool") if prom.find_binary(b) is None]
         has_alertmanager = bool(prom.find_binary("prometheus-alertmanager") or prom.find_binary("alertmanager"))
         if not missing:
@@ -381,7 +429,16 @@ class Demo:
                 self.champion_url = f"http://127.0.0.1:{free_port()}"
             if has_alertmanager:
                 self.responder_url = f"http://127.0.0.1:{free_port()}"
-            self.prepare_history()
+            self.prometheus_port = s.prometheus_port or free_port()
+            self.prepare_history()  # the collector then continues the fine tail's counters
+        collector = self.collector_spec()
+        child = self.start_child(collector, wait=False)
+        specs = self.long_running_specs() if not missing else []
+        # the Python parts take seconds to import: start them now, each ready well before it is needed;
+        # the detector last, just before Prometheus (its first fit reads Prometheus)
+        early = [spec for spec in specs if spec.name not in ("detector", "champion")]
+        late = [spec for spec in specs if spec.name in ("detector", "champion")]
+        started = [(spec, self.start_child(spec, wait=False)) for spec in early]
         stack.wait_ready(child, collector)
         self.say(f"  collector   {url_for(s.host, s.port)} ready after {time.monotonic() - t0:.1f} s")
 
@@ -391,6 +448,7 @@ class Demo:
                 f"(collector and live view only; the detector reads Prometheus, so it does not run either). "
                 f"Get it with: {prom.INSTALL_HINT}"
             )
+            started = [(spec, self.start_child(spec, wait=False)) for spec in self.long_running_specs()]
         else:
             if self.responder_url is not None:
                 self.start_alertmanager()
@@ -398,11 +456,11 @@ class Demo:
                 self.say(f"  alertmanager {self.alertmanager.url} ready after {time.monotonic() - t0:.1f} s (sends to the responder)")
             else:
                 self.say(f"  alertmanager not on PATH: alerts are not routed and nothing remediates. Get it with: {prom.INSTALL_HINT}")
+            self.load_tail()  # last thing before Prometheus: its first scrape follows the tail's end within seconds
+            started += [(spec, self.start_child(spec, wait=False)) for spec in late]
             self.start_prometheus()
             assert self.prometheus is not None
             self.say(f"  prometheus  {self.prometheus.url} ready after {time.monotonic() - t0:.1f} s")
-        specs = self.long_running_specs()
-        started = [(spec, self.start_child(spec, wait=False)) for spec in specs]  # Python starts in parallel
         for spec, child in started:
             stack.wait_ready(child, spec)
             self.say(f"  {spec.name:<11} {spec.url} ready after {time.monotonic() - t0:.1f} s{self._note(spec.name)}")
@@ -420,8 +478,7 @@ class Demo:
         if s.run_scenario and self.detector_url is None:
             self.run_scenario()
         elif s.run_scenario:
-            window = format_duration(self.rate_window_seconds)
-            self.say(f"  scenario    starts once the detector scores (about {window} after Prometheus starts, while its {window} rate windows fill)")
+            self.say("  scenario    starts once the detector scores (its first cycle after its first fit)")
         self.say(f"ready after {time.monotonic() - t0:.1f} s")
         self._where_to_look()
 
