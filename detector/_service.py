@@ -46,6 +46,7 @@ and turned into a region when it closes; posting happens on the poster's own thr
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import zlib
@@ -504,11 +505,19 @@ class DetectorService:
         counts = counter(now - (self.settings.lookback_seconds if span is None else span), now, step)
         if counts is None:
             return frame
-        expected = self.signals.completeness_window_seconds / self.infer_every_seconds
+        window, min_ratio = self.signals.completeness_window_seconds, self.signals.completeness_min_ratio
+        expected = window / self.infer_every_seconds
         have = counts.reindex(frame.index).fillna(0.0)
         if len(have):
             self.completeness_ratio = float(min(1.0, have.iloc[-1] / expected)) if expected > 0 else 1.0
-        ok = have >= self.signals.completeness_min_ratio * expected
+        # A window is complete when it has held min_ratio of its samples for the last (1 - min_ratio) of
+        # a window too: scattered missed scrapes pass, but the tail of a gap does not. Just after a gap the
+        # count climbs through min_ratio while the window still reaches into the gap, and rate() over it
+        # reads low by the missing share (seen after a 60 s Prometheus outage: request rates 7 % low, and
+        # every signal that has the request rate as context flagged); it waits until the gap has left it.
+        back = max(0, math.ceil((1.0 - min_ratio) * window / self.infer_every_seconds - 1e-9))
+        steady = counts.rolling(back + 1, min_periods=1).min().reindex(frame.index).fillna(0.0)
+        ok = steady >= min_ratio * expected
         return frame.loc[ok.to_numpy()]
 
     def _explain(self, model: FleetModel, frame: pd.DataFrame, new: pd.DataFrame) -> list[tuple[Anomaly, dict[str, Any]]]:

@@ -17,8 +17,9 @@ Every call the page makes goes through here, so the page needs one origin and no
 The state and the charts are computed once for every page that polls within a short time
 (half the refresh period; :data:`CHARTS_EVERY_SECONDS`), so a room of browsers costs the
 collector, the detector and Prometheus what one does; a write clears the state, so the next
-poll shows what it did. The charts' first reading (15 minutes of every signal, the slowest
-call) starts in the background when the console starts, so no page waits for it.
+poll shows what it did. The first readings of both start in the background when the console
+starts; the charts' (15 minutes of every signal, the slowest call) answer "warming" until it is
+done, so no page waits for it.
 """
 
 from __future__ import annotations
@@ -164,10 +165,12 @@ def create_app(
     clock: Callable[[], float] = time.time,
 ) -> FastAPI:
     """The console over these clients; ``clock`` (seconds since the epoch) sets the charts' window."""
-    charts_cache: _Cached  # set below; the lifespan warms it when the server starts
+    charts_cache: _Cached  # set below; the lifespan warms both when the server starts
+    state_cache: _Cached
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state_cache.warm()  # the first pages find the state read, not a room waiting on one read
         charts_cache.warm()  # the charts' first reading takes seconds: start it now, in the background
         yield
 

@@ -361,3 +361,15 @@ def test_a_warming_cache_computes_once_and_never_in_line() -> None:
             break
         threading.Event().wait(0.01)
     assert cache.get() == "charts" and len(calls) == 1
+
+
+def test_the_state_is_read_in_the_background_at_start() -> None:
+    sent: list[httpx.Request] = []
+    client = make_client(sent=sent)
+    with client:
+        for _ in range(500):
+            if any(r.url.path == "/api/incidents" for r in sent):
+                break
+            threading.Event().wait(0.01)
+        assert any(r.url.path == "/api/incidents" for r in sent)  # read before any page asked
+        assert client.get("/api/state").json()["collector"]["status"] == "ok"

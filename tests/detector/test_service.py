@@ -294,6 +294,32 @@ def test_after_a_scrape_gap_it_says_settling_while_the_newest_windows_are_incomp
     assert service.health()["status"] == "ok" and api.get("/readyz").status_code == 200
 
 
+def test_a_window_the_tail_of_a_gap_still_reaches_is_not_scored_though_its_count_passes() -> None:
+    """After a gap the count climbs through min_ratio while the window still holds part of the gap (rate() reads low):
+    a row is complete only once its count has passed for the last (1 - min_ratio) of a window too; a missed scrape here
+    and there still passes."""
+
+    class Climbing(FlakySource):
+        tail: list[float] = []
+
+        def samples_in_window(self, start, end, step):
+            counts = pd.Series(120.0 / 15.0, index=self.inner.fetch(start, end, step).index)  # 8 samples: a full 2 m window at 15 s
+            counts.iloc[len(counts) - len(self.tail):] = self.tail
+            return counts
+
+    service, _, clock = make()
+    service.source = Climbing(service.source.inner)
+    clock.t = NOW - 200
+    service.fit_cycle()
+    clock.t = NOW
+    Climbing.tail = [0.0, 2.0, 5.0, 7.0, 8.0]  # the gap leaves the window: the newest row counts 8, the one before 7 (< 0.9 x 8)
+    service.infer_cycle()
+    assert service.health()["status"] == "settling" and service.health()["completeness_ratio"] == 1.0
+    Climbing.tail = [8.0, 7.5, 8.0, 8.0, 7.5]  # scattered missed scrapes, each window above 0.9 x 8
+    service.infer_cycle()
+    assert service.health()["status"] == "ok"
+
+
 def test_an_overrunning_cycle_backs_off_and_says_so_once_per_step(caplog: pytest.LogCaptureFixture) -> None:
     service, _, _ = make()
     with caplog.at_level("WARNING", logger="detector"):
