@@ -18,6 +18,10 @@ Public surface:
   ``score`` / ``flags`` / ``explain`` on the wide ``(service, signal)`` frame; ``save(path)`` /
   ``FleetModel.load(path, signals=...)`` keep a fitted model as readable, versioned JSON
   (format ``"aiops-fleet-model"``, :data:`MODEL_FORMAT_VERSION`, see :mod:`model._format`);
+- change components beside the point score (:mod:`model._changes`: level shift, noise change,
+  spike on a window of residuals; the largest score wins and the flag names it, one of
+  :data:`SCORE_COMPONENTS`), used by ``FleetModel`` (``changes`` in ``signals.yaml``) and the
+  streaming ``linear`` detector alike;
 - explanations: :func:`explain_points`, :func:`render_sentence`, :func:`format_value`;
 - the re-baseline rule of the online loop: :class:`FlagRuns` (runs of flags per series, due
   after a horizon), :func:`level_offset` (median residual since the change began), :func:`has_returned`,
@@ -40,6 +44,7 @@ Errors::
 """
 
 from ._baselines import RollingZScore, StaticThreshold
+from ._changes import COMPONENTS as SCORE_COMPONENTS
 from ._correlate import CLOSE_AFTER_SECONDS, JOIN_WINDOW_SECONDS, Anomaly, Correlator, DetectedIncident
 from ._explain import explain_points, format_value, render_sentence, render_sentences
 from ._features import MIN_DAILY_HISTORY_SECONDS, MIN_WEEKLY_HISTORY_SECONDS
@@ -61,6 +66,7 @@ __all__ = [
     "MODEL_FORMAT_VERSION",
     "DIRECTIONS",
     "REBASELINE_TERM",
+    "SCORE_COMPONENTS",
     "SIGNALS_PATH",
     "AcceptedChange",
     "Anomaly",

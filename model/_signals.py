@@ -105,7 +105,7 @@ class SignalSet:
     change_spike: bool = False
     change_window_seconds: float = 600.0
     change_level_floor: float = 4.0
-    change_noise_floor: float = 2.0
+    change_noise_floor: float = 4.0
     change_spike_floor: float = 6.0
     change_quantile: float = 0.999
     change_factor: float = 1.25

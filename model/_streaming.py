@@ -9,7 +9,8 @@ Scores follow the kit's convention: ``s >= 0``, ``s >= 1`` means anomalous.
   ``|z| > 3`` scores above 1.
 - :class:`StreamingLinear` (``linear``): the kit's interpretable linear baseline
   (:class:`model._linear.LinearBaseline`, the same model class as the fleet detector)
-  refitted once a day of rows on the past only.
+  refitted once a day of rows on the past only, with the change components of
+  :mod:`model._changes` (level shift and noise change on by default) beside its point score.
 
 Both share the same alert grouping: after a flag (score >= 1) the next
 :data:`COOLDOWN_ROWS` rows (one day at 5-minute steps) score 0, since the anomaly is already

@@ -88,6 +88,7 @@ def test_an_incident_is_flagged_explained_and_grouped_with_its_probable_cause() 
     assert not snap.series[("catalog", "memory")].anomaly
     flagged = [a for a in service.recent_anomalies() if a["service"] == "payments" and a["signal"] == "cpu"]
     assert flagged and "payments CPU" in flagged[0]["explanation"] and "robust" in flagged[0]["explanation"]
+    assert all(a["component"] in ("point", "level shift", "noise change") and f"component {a['component']}, score" in a["explanation"] for a in flagged)
     assert abs(flagged[0]["baseline"] + sum(c["contribution"] for c in flagged[0]["contributions"]) - flagged[0]["expected"]) < 1e-6
     assert any(d["onset"] for d in seen)
     assert ("payments", "cpu") in snap.active_incidents

@@ -103,3 +103,84 @@ def test_a_level_step_inside_the_window_reads_as_a_level_shift_not_as_noise():
     across = slice(200, 212)  # windows holding both sides of the step
     assert np.nanmax(z["noise change"][across]) < 2.0
     assert np.nanmax(z["level shift"][across]) > 20.0
+
+
+# --------------------------------------------------------------------------- the fleet model (live and offline)
+def _fleet_with_step(shift: float = 0.05):
+    import pandas as pd
+
+    from model import FleetModel
+    from model_helpers import fleet_frame
+
+    frame = fleet_frame(9, seed=4)
+    cut = frame.index[0] + pd.Timedelta(days=8)
+    train, test = frame[frame.index < cut], frame[frame.index >= cut].copy()
+    test.loc[test.index[100:], ("checkout", "latency")] += shift  # a lasting step from row 100
+    return FleetModel, train, test
+
+
+def test_the_fleet_model_names_the_component_of_each_flag_and_its_scores_agree_everywhere():
+    from model import load_signals
+
+    FleetModel, train, test = _fleet_with_step()
+    model = FleetModel(load_signals().with_overrides(change_window_seconds=3600.0)).fit(train)  # 12 rows at this 5-minute step
+    rows = model.detect(test)
+    latency = rows[(rows["service"] == "checkout") & (rows["signal"] == "latency")].set_index("timestamp")
+    after = latency["component"].iloc[110:]
+    # once the window holds the step, its median often scores highest (the point score wins where the noise adds to it)
+    assert set(after) <= {"level shift", "point"} and (after == "level shift").mean() > 0.3
+    wide = model.score(test)[("checkout", "latency")]
+    np.testing.assert_allclose(latency["anomaly_score"].to_numpy(), wide.to_numpy(), rtol=1e-6)
+    explained = model.explain(test)
+    s = explained.summary
+    later = s[(s["component"] == "level shift")]
+    assert len(later) and all("; level up " in x and "component level shift, score" in x for x in later["sentence"])
+    # the point part of the sentence (the decomposition) is still there
+    assert all(x.startswith("checkout p95 latency ") and "expected = baseline " in x for x in later["sentence"])
+    assert set(s["component"]) <= {"point", "level shift", "noise change"}
+    assert all(f"component {c}, score" in x for c, x in zip(s["component"], s["sentence"]))
+
+
+def test_with_the_change_components_off_the_fleet_model_scores_the_point_only():
+    from model import load_signals
+
+    FleetModel, train, test = _fleet_with_step()
+    off = load_signals().with_overrides(change_level_shift=False, change_noise=False, change_spike=False)
+    model = FleetModel(off).fit(train)
+    assert model.change_thresholds_ == {}
+    rows = model.detect(test)
+    assert set(rows["component"]) <= {"point", ""}
+    on = FleetModel().fit(train)
+    point = on.models_["latency"].decision_function(test.index, *FleetModel._arrays(test, on.services_["latency"], on.signal_set_.spec("latency")))
+    np.testing.assert_allclose(model.score(test)[("checkout", "latency")].to_numpy(), point[:, on.services_["latency"].index("checkout")], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"level": True}, "changes has unknown keys"),
+        ({"level_shift": "yes"}, "changes.level_shift must be true or false"),
+        ({"level_floor": "high"}, "changes.level_floor must be a number"),
+        ({"noise_floor": 0}, "changes.noise_floor must be > 0"),
+        ({"window": "soon"}, "changes.window must be a positive duration"),
+        ({"calibration_quantile": 2}, "changes.calibration_quantile must be in"),
+    ],
+)
+def test_a_bad_changes_section_is_refused_naming_the_key(changes, message):
+    import yaml
+
+    from model import SignalsError, parse_signals
+    from model._signals import SIGNALS_PATH
+
+    raw = yaml.safe_load(SIGNALS_PATH.read_text())
+    raw["changes"] = changes
+    with pytest.raises(SignalsError, match=message):
+        parse_signals(raw)
+
+
+def test_the_changes_section_is_read_into_the_signal_set():
+    from model import load_signals
+
+    s = load_signals()
+    assert s.change_window_seconds == 600.0 and s.change_settings().enabled() == ("level shift", "noise change")
+    assert s.change_history_seconds() == 600.0 and s.without_changes().change_history_seconds() == 0.0
