@@ -90,6 +90,7 @@ class CvReport:
     """What :func:`cross_validate` found; :meth:`as_dict` is JSON-ready."""
 
     configurations: int
+    n_folds: int
     folds: dict[str, int]
     grid: tuple[dict[str, object], ...]
     n_windows: int
@@ -100,7 +101,7 @@ class CvReport:
     def as_dict(self) -> dict[str, object]:
         return {
             "configurations": self.configurations,
-            "folds": FOLDS if not self.folds else max(self.folds.values()) + 1,
+            "folds": self.n_folds,
             "fold_of_file": self.folds,
             "windows": self.n_windows,
             "grid_axes": {k: list(v) for k, v in _axes(self.grid).items()},
@@ -153,7 +154,7 @@ def cross_validate(
     if n_windows == 0:
         raise ValueError("the files scored have no anomaly windows, so the score is undefined")
     grid = [dict(c) for c in grid]
-    report = CvReport(configurations=len(grid), folds=fold_of, grid=tuple(grid), n_windows=n_windows)
+    report = CvReport(configurations=len(grid), n_folds=folds, folds=fold_of, grid=tuple(grid), n_windows=n_windows)
     rules = ("corpus", "own")
     best_cv = {(f, p, r): _Best() for f in range(folds) for p in PROFILES for r in rules}
     best_in = {(p, r): _Best() for p in PROFILES for r in rules}

@@ -54,6 +54,12 @@ def register_nab(evaluate_subparsers: Any) -> None:
         ),
     )
     parser.add_argument(
+        "--folds",
+        type=int,
+        default=None,
+        help="folds for --select cv (default: 4, the number fixed in the code; another shows how much the estimate depends on it)",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=None,
@@ -78,13 +84,15 @@ def _progress(done: int, total: int, what: str) -> None:
 
 def run_nab(args: argparse.Namespace) -> int:
     """Handler of ``aiops evaluate nab``."""
-    from evaluation import NabInputError, evaluate_nab, nab_default_jobs, select_and_evaluate_nab, write_quirky_copies
+    from evaluation import NAB_FOLDS, NabInputError, evaluate_nab, nab_default_jobs, select_and_evaluate_nab, write_quirky_copies
     from model import make_streaming_detector as make_detector
 
     if args.select == "cv" and args.detector != "linear":
         raise UsageError(f"--select cv tunes the linear detector's settings; --detector is {args.detector!r}, allowed: linear")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.folds is not None and args.folds < 2:
+        raise UsageError(f"--folds must be at least 2, got {args.folds}")
     try:
         data_dir, windows = args.data_dir, args.windows
         if args.with_quirky_copies is not None:
@@ -97,6 +105,7 @@ def run_nab(args: argparse.Namespace) -> int:
                 results_dir=args.results_dir,
                 plots=not args.no_plots,
                 jobs=args.jobs if args.jobs is not None else nab_default_jobs(),
+                folds=args.folds if args.folds is not None else NAB_FOLDS,
                 progress=_progress,
             )
         else:

@@ -145,16 +145,16 @@ def test_command_select_cv_reports_in_sample_and_cross_validated_scores(tmp_path
     parser = argparse.ArgumentParser(prog="aiops")
     register_nab(parser.add_subparsers(dest="command").add_parser("evaluate").add_subparsers(dest="what"))
     args = parser.parse_args(["evaluate", "nab", str(data), "--windows", str(labels), "--results-dir", str(tmp_path / "r"),
-                              "--select", "cv", "--jobs", "1", "--format", "json", "--no-plots"])
+                              "--select", "cv", "--jobs", "1", "--folds", "3", "--format", "json", "--no-plots"])
     assert args.func(args) == 0
     report = json.loads(capsys.readouterr().out)
     selection = report["selection"]
-    assert selection["configurations"] == 3 and selection["folds"] == 4
+    assert selection["configurations"] == 3 and selection["folds"] == 3
     assert set(selection["in_sample"]) == set(selection["cross_validated"]) == set(PROFILES)
     assert report["configuration"] == selection["in_sample"]["standard"]["corpus"]["configuration"]
     assert report["scores"]["standard"] == selection["in_sample"]["standard"]["corpus"]["score"]
     text = render_markdown(report)
-    assert "4-fold cross-validation over files" in text and "3 configurations" in text
+    assert "3-fold cross-validation over files" in text and "3 configurations" in text
 
 
 def test_select_cv_is_for_the_linear_detector_only(tmp_path):
@@ -166,4 +166,7 @@ def test_select_cv_is_for_the_linear_detector_only(tmp_path):
     register_nab(parser.add_subparsers(dest="command").add_parser("evaluate").add_subparsers(dest="what"))
     args = parser.parse_args(["evaluate", "nab", str(tmp_path), "--windows", "w.json", "--select", "cv", "--detector", "zscore"])
     with pytest.raises(UsageError, match="allowed: linear"):
+        args.func(args)
+    args = parser.parse_args(["evaluate", "nab", str(tmp_path), "--windows", "w.json", "--select", "cv", "--folds", "1"])
+    with pytest.raises(UsageError, match="--folds must be at least 2"):
         args.func(args)
