@@ -17,7 +17,7 @@ import pytest
 
 from aiops import stack
 from aiops._history import History, copy_blocks, ensure_history, fine_tail, load_text
-from aiops.demo import TAIL_SECONDS
+from aiops.demo import TAIL_LEAD_SECONDS, TAIL_SECONDS
 from detector import DetectorSettings, build_service
 from plumbing import monitoring as mon
 from plumbing.procs import Child, free_port, stop_all
@@ -54,7 +54,7 @@ def _first_cycle(history: History, port: int, root: Path, *, tail: bool) -> dict
         stack.wait_ready(collector, spec)
         written = None
         if tail:
-            written = fine_tail(history, seed=SEED, instance=f"127.0.0.1:{port}", now_seconds=time.time(),
+            written = fine_tail(history, seed=SEED, instance=f"127.0.0.1:{port}", now_seconds=time.time() + TAIL_LEAD_SECONDS,
                                 step_seconds=mon.scrape_interval_seconds(), tick_seconds=1.0, work_dir=root / "work")  # fmt: skip
             assert written is not None
             load_text(written.result, data, work_dir=root / "work", started=children)
@@ -68,7 +68,11 @@ def _first_cycle(history: History, port: int, root: Path, *, tail: bool) -> dict
         service.fit_cycle()
         assert service.model is not None, service.last_error
         service.infer_cycle()
+        rate = 'sum(rate(aiops_http_requests_total[2m]))'  # every second across the seam: a missed sample shows as a dip
+        seam = written.end_seconds if written else history.end_seconds
+        values = [float(v) for _, v in api.query_range(rate, seam - 60, time.time(), 1.0)[0]["values"]]
         return {
+            "rate_low_to_high": min(values) / max(values),
             "health": service.health(),
             "flags": service.recent_anomalies(),
             "scored_from": service.scoring_since_seconds,
@@ -84,6 +88,7 @@ def test_the_detector_scores_its_first_cycle_with_no_flag_over_the_seam(cached: 
     assert cycle["health"]["status"] == "ok", cycle["health"]
     assert cycle["scored_from"] is not None and cycle["scored_from"] < cycle["tail_end"], "the scored rows reach back over the seam"
     assert cycle["flags"] == [], [f"{a['service']} {a['signal']}: {a.get('explanation')}" for a in cycle["flags"]]
+    assert cycle["rate_low_to_high"] > 0.97, "the fleet's request rate has no dip where the tail meets the live scrapes"
 
 
 def test_without_the_fine_tail_the_same_check_fails(cached: tuple[History, int], tmp_path: Path) -> None:
