@@ -279,8 +279,9 @@ def fine_tail(
     The counters carry on from the history's and are integrated every ``tick_seconds`` (the live
     collector's tick), so a collector continuing from :attr:`History.continue_dir` serves the
     same numbers at the same times; ``up`` is 1 at every sample. Written last thing before
-    Prometheus starts: the shorter the time to its first scrape, the fewer samples the rate
-    windows over the seam miss. None when the history ends less than a step before now.
+    Prometheus starts, with ``now_seconds`` a few seconds ahead (the demo's lead): Prometheus
+    refuses scrapes older than its newest block, and the first one it keeps follows the
+    tail's end by about a scrape interval, so no rate window over the seam misses samples. None when the history ends less than a step before now.
     """
     end = math.floor(now_seconds / step_seconds) * step_seconds
     span = end - history.end_seconds

@@ -6,7 +6,7 @@
 - :mod:`aiops.demo._watch` -- the live view and the detector's watcher.
 """
 
-from ._run import DETECTOR_MIN_HISTORY_SECONDS, Demo, graph_link
+from ._run import DETECTOR_MIN_HISTORY_SECONDS, TAIL_LEAD_SECONDS, TAIL_SECONDS, Demo, graph_link
 from ._settings import DEFAULT_SCENARIO, DemoSettings
 from ._watch import SCENARIO_WAIT_SECONDS, VIEW_WINDOW_SECONDS, DetectorWatch, watch
 
@@ -14,6 +14,8 @@ __all__ = [
     "DEFAULT_SCENARIO",
     "DETECTOR_MIN_HISTORY_SECONDS",
     "SCENARIO_WAIT_SECONDS",
+    "TAIL_LEAD_SECONDS",
+    "TAIL_SECONDS",
     "VIEW_WINDOW_SECONDS",
     "Demo",
     "DemoSettings",

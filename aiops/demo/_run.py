@@ -55,14 +55,21 @@ from plumbing.serving import is_loopback, local_host, port_free, url_for
 from simulator import ScenarioError, load_catalog, load_scenario
 
 from ._settings import DemoSettings
+from ._screen import Screen
 from ._watch import watch
 
-__all__ = ["DETECTOR_MIN_HISTORY_SECONDS", "TAIL_SECONDS", "Demo", "graph_link"]
+__all__ = ["DETECTOR_MIN_HISTORY_SECONDS", "TAIL_LEAD_SECONDS", "TAIL_SECONDS", "Demo", "graph_link"]
 
 #: The fine tail: the last minutes before the start, backfilled at the scrape interval (with ``up``
 #: and the collector's counters) instead of the history's step. It covers the detector's lookback
 #: (5 min) and two rate windows, so the detector's first cycle scores on complete windows.
 TAIL_SECONDS = 600.0
+#: The tail ends this far after it is written: about the time Prometheus takes to start and scrape
+#: once. A scrape before the tail's end is refused by Prometheus (older than its newest block) and
+#: the tail holds the same numbers for it; without the lead the rate windows over the seam would
+#: miss the seconds between the tail's end and the first scrape and dip (a false flag on every
+#: signal explained by the request rate).
+TAIL_LEAD_SECONDS = 10.0
 
 #: History the detector wants before it flags (its own default, ``aiops detect --min-history``):
 #: two days, so the time-of-day terms are fitted. With less history the demo lowers it.
@@ -128,6 +135,7 @@ class Demo:
         self.alertmanager: prom.Server | None = None
         self.history: History | None = None
         self.tail: Tail | None = None
+        self.screen: Screen | None = None  # the live view's, while it runs
         #: When the command started (the process' start): the TIMING lines count from it.
         self.started_seconds = psutil.Process().create_time()
         self.prometheus_port: int | None = None  # chosen before Prometheus starts, so the detector can start first
@@ -147,7 +155,11 @@ class Demo:
     # -- output --------------------------------------------------------------------
 
     def say(self, line: str = "") -> None:
-        print(line, file=self.out, flush=True)
+        """A line of output: printed, or (while the live view runs) an event on its screen."""
+        if self.screen is not None:
+            self.screen.event(line)
+        else:
+            print(line, file=self.out, flush=True)
 
     # -- parts -----------------------------------------------------------------------
 
@@ -307,7 +319,7 @@ class Demo:
         t = time.monotonic()
         work = self.run_dir / "history"
         self.tail = fine_tail(
-            self.history, seed=s.seed, instance=self.instance, now_seconds=self.clock(), step_seconds=mon.scrape_interval_seconds(),
+            self.history, seed=s.seed, instance=self.instance, now_seconds=self.clock() + TAIL_LEAD_SECONDS, step_seconds=mon.scrape_interval_seconds(),
             tick_seconds=CollectorSettings.from_env().tick_seconds, work_dir=work,
         )  # fmt: skip
         if self.tail is None:

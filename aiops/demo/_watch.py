@@ -1,9 +1,13 @@
 """The demo's live view: the fleet's signals, the detector's flags and detected incidents, alerts, the scoreboard.
 
-:func:`watch` runs until Ctrl-C: every view interval one line per service from the collector's
-``/metrics`` (:mod:`aiops._view`), and, as they happen, each new flag with its explanation,
-each detected incident with its probable cause, each alert the responder received and each
-incident's outcome on the scoreboard (:class:`DetectorWatch`).
+:func:`watch` runs until Ctrl-C: the view (one line per service from the collector's
+``/metrics``, :mod:`aiops._view`; the incidents; each detector's state and score) and, as
+they happen, the events: each new flag with its explanation, each detected incident with its
+probable cause, each alert the responder received, each incident's outcome on the scoreboard
+(:class:`DetectorWatch`), and two TIMING lines (the detector scoring, the first incident
+detected, in seconds from the command). In a terminal the view is redrawn in place with the
+events beneath it; piped, the events only and a STATUS line at most once a minute
+(:mod:`aiops.demo._screen`).
 """
 
 from __future__ import annotations
@@ -14,16 +18,18 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import httpx
 
-from aiops._view import Scrape, parse_scrape, render, service_rows
+from aiops._view import Row, Scrape, parse_scrape, render, service_rows
 from collector import APIError, CollectorClient, CollectorUnreachable
 from detector import DetectorClient, DetectorUnreachable
 from plumbing import monitoring as mon
 from plumbing.procs import ChildFailed
 
+from ._screen import EVENTS_LOG, Screen, make_screen
+
 if TYPE_CHECKING:
     from ._run import Demo
 
-__all__ = ["SCENARIO_WAIT_SECONDS", "VIEW_WINDOW_SECONDS", "DetectorWatch", "watch"]
+__all__ = ["SCENARIO_WAIT_SECONDS", "VIEW_WINDOW_SECONDS", "DetectorWatch", "status_line", "watch"]
 
 #: The live view's rates and p95 are over about this long (shorter is noisy at a 1 s counter tick).
 VIEW_WINDOW_SECONDS = 30.0
@@ -31,8 +37,12 @@ VIEW_WINDOW_SECONDS = 30.0
 SCENARIO_WAIT_SECONDS = 300.0
 
 
-def watch(demo: "Demo") -> None:
-    """Every view interval: check the children, poll the detector, start the scenario when due, print the view. Never returns."""
+def watch(demo: "Demo", screen: "Screen | None" = None) -> None:
+    """Check the children, poll the detector, start the scenario when due, draw the view. Never returns.
+
+    Until the first scripted incident is detected it polls every second (the TIMING lines are
+    then exact to about a second), afterwards every view interval.
+    """
     every = demo.settings.view_every_seconds or mon.scrape_interval_seconds()
     services = None
     scrapes: deque[Scrape] = deque()
@@ -40,44 +50,73 @@ def watch(demo: "Demo") -> None:
     detector_started = time.monotonic()
     watcher = DetectorWatch(demo) if demo.detector_url is not None else None
     champion: DetectorWatch | None = None  # --mlops: the champion-serving detector, one more scoreboard row
-    with CollectorClient(demo.collector_url, timeout_seconds=min(5.0, every)) as collector:
-        try:
-            services = [svc["name"] if isinstance(svc, dict) else svc for svc in collector.catalog()["services"]]
-        except (CollectorUnreachable, APIError, KeyError):
-            services = None
-        while True:
-            for child in demo.services:
-                if not child.alive():
-                    raise ChildFailed(f"{child.name} exited with code {child.popen.returncode} (log: {child.log_path})", child.log_tail())
-            status = watcher.poll() if watcher is not None else None
-            if champion is None and demo.champion_url is not None and demo.champion_scoreboard is not None:
-                champion = DetectorWatch(demo, url=demo.champion_url, board=demo.champion_scoreboard, role="champion")
-            if champion is not None:
-                champion.poll()
-            if scenario_due and (status == "ok" or time.monotonic() - detector_started > SCENARIO_WAIT_SECONDS):
-                if status != "ok":
-                    demo.say(f"  (the detector is still {status or 'not answering'} after {SCENARIO_WAIT_SECONDS:.0f} s; the scenario starts anyway)")
-                demo.run_scenario()
-                scenario_due = False
+    screen = screen or make_screen(demo.out, events_log=demo.run_dir / EVENTS_LOG)
+    demo.screen = screen
+    scoring_seen = first_detection_seen = False
+    try:
+        with CollectorClient(demo.collector_url, timeout_seconds=min(5.0, every)) as collector:
             try:
-                now = demo.clock()
-                cur = parse_scrape(collector.metrics(), now)
-                incidents = collector.incidents()
-            except (CollectorUnreachable, APIError, KeyError, ValueError) as exc:
-                demo.say(f"(collector did not answer: {exc})")
-            else:
-                while scrapes and scrapes[0].time_seconds < now - VIEW_WINDOW_SECONDS:
-                    scrapes.popleft()
-                prev = scrapes[0] if scrapes else None
-                scrapes.append(cur)
-                hint = "the scenario starts once the detector scores" if scenario_due else "trigger one (see above)"
-                lines = render(service_rows(cur, prev, services), time_seconds=now, incidents=incidents, idle_hint=hint)
-                if watcher is not None:
-                    lines += watcher.update_score(incidents, now)
+                services = [svc["name"] if isinstance(svc, dict) else svc for svc in collector.catalog()["services"]]
+            except (CollectorUnreachable, APIError, KeyError):
+                services = None
+            while True:
+                for child in demo.services:
+                    if not child.alive():
+                        raise ChildFailed(f"{child.name} exited with code {child.popen.returncode} (log: {child.log_path})", child.log_tail())
+                status = watcher.poll() if watcher is not None else None
+                if status == "ok" and not scoring_seen:
+                    scoring_seen = True
+                    demo.say(f"{'':10}TIMING    detector scoring at +{demo.since_command():.1f} s from the command")
+                if champion is None and demo.champion_url is not None and demo.champion_scoreboard is not None:
+                    champion = DetectorWatch(demo, url=demo.champion_url, board=demo.champion_scoreboard, role="champion")
                 if champion is not None:
-                    lines += champion.update_score(incidents, now)
-                demo.say("\n".join(lines))
-            time.sleep(every)
+                    champion.poll()
+                if scenario_due and (status == "ok" or time.monotonic() - detector_started > SCENARIO_WAIT_SECONDS):
+                    if status != "ok":
+                        demo.say(f"  (the detector is still {status or 'not answering'} after {SCENARIO_WAIT_SECONDS:.0f} s; the scenario starts anyway)")
+                    demo.run_scenario()
+                    scenario_due = False
+                try:
+                    now = demo.clock()
+                    cur = parse_scrape(collector.metrics(), now)
+                    incidents = collector.incidents()
+                except (CollectorUnreachable, APIError, KeyError, ValueError) as exc:
+                    demo.say(f"(collector did not answer: {exc})")
+                else:
+                    while scrapes and scrapes[0].time_seconds < now - VIEW_WINDOW_SECONDS:
+                        scrapes.popleft()
+                    prev = scrapes[0] if scrapes else None
+                    scrapes.append(cur)
+                    hint = "the scenario starts once the detector scores" if scenario_due else "trigger one (see above)"
+                    rows = service_rows(cur, prev, services)
+                    view = render(rows, time_seconds=now, incidents=incidents, idle_hint=hint)
+                    states = []
+                    for w in (watcher, champion):
+                        if w is None:
+                            continue
+                        *scores, state = w.update_score(incidents, now)
+                        for line in scores:
+                            demo.say(line)
+                            if not first_detection_seen and w is watcher and "detected after" in line:
+                                first_detection_seen = True
+                                demo.say(f"{'':10}TIMING    first incident detected at +{demo.since_command():.1f} s from the command")
+                        states.append(state.strip())
+                    view += [f"{'':10}{state}" for state in states]
+                    screen.status(view, status_line(rows, incidents, states, now))
+                fast = watcher is not None and not first_detection_seen and time.monotonic() - detector_started < 600
+                time.sleep(min(1.0, every) if fast else every)
+    finally:
+        demo.screen = None
+        screen.close()
+
+
+def status_line(rows: Sequence[Row], incidents: Sequence[Mapping[str, Any]], states: Sequence[str], now: float) -> str:
+    """The compact line a pipe gets at most once a minute: the time, the fleet's traffic, the active incidents, the detectors."""
+    clock = time.strftime("%H:%M:%S", time.gmtime(now)) + "Z"
+    rps = sum(r.requests_per_second for r in rows if r.requests_per_second == r.requests_per_second)
+    active = [f"{i['kind']} on {i['service']}" for i in incidents if i.get("state") == "active"]
+    parts = [f"{len(rows)} services, {rps:.0f} req/s", "active: " + (", ".join(active) if active else "none"), *states]
+    return f"{clock}  STATUS    " + "; ".join(parts)
 
 
 class DetectorWatch:

@@ -99,14 +99,16 @@ def test_demo_runs_the_kit_detects_an_incident_and_ctrl_c_stops_every_child(
         assert urls["detector"].removeprefix("http://") in config, "Prometheus scrapes the demo's detector"
         assert httpx.get(f"{urls['detector']}/healthz").json()["history_needed_seconds"] > 0
         assert httpx.get(f"{urls['responder']}/healthz").is_success
-        _wait_for(first_out, re.compile(r"service +req/s"), proc, timeout_seconds=30)
+        _wait_for(first_out, re.compile(r"STATUS +\d+ services, \d+ req/s"), proc, timeout_seconds=30)  # piped: no table, a STATUS line a minute
+        assert "service      req/s" not in first_out.read_text()
         children = _interrupt(proc, first_out)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert len(children) >= len(PARTS), "collector, alertmanager, prometheus, responder and detector run as children"
     assert all(_gone(c) for c in children), [c for c in children if not _gone(c)]
-    assert re.search(r"stopped collector, alertmanager, prometheus, responder, detector", first_out.read_text())
+    stopped = re.search(r"^stopped (.*); logs in", first_out.read_text(), re.M)
+    assert stopped and set(PARTS) <= set(stopped.group(1).split(", ")), "every part was stopped"
     scoreboard = cache / f"demo-{port}" / "scoreboard.json"
     assert f"saved to {scoreboard}" in first_out.read_text()
 
@@ -118,7 +120,7 @@ def test_demo_runs_the_kit_detects_an_incident_and_ctrl_c_stops_every_child(
         assert re.search(r"(topped up|reused) in", text)
         assert "scenario" not in text and "remediation on" in text
         collector = _url_of(text, "collector")
-        _wait_for(second_out, re.compile(r"detector ok; score"), proc, timeout_seconds=200)
+        _wait_for(second_out, re.compile(r"TIMING +detector scoring at \+[0-9.]+ s from the command"), proc, timeout_seconds=200)
         reply = httpx.post(f"{collector}/api/incidents", json={"kind": "cpu_hog", "service": "payments", "duration_seconds": 120, "intensity": 2.0})
         assert reply.status_code == 201, reply.text
         inc = reply.json()
@@ -136,5 +138,7 @@ def test_demo_runs_the_kit_detects_an_incident_and_ctrl_c_stops_every_child(
     assert ours and ours[0]["outcome"] == "detected"
     assert ours[0]["time_to_detect_seconds"] == pytest.approx(float(scored.group(1)), abs=1.0)
     assert saved["detected"] >= 1 and scoreboard.with_suffix(".md").is_file()
+    events = (cache / f"demo-{port}" / "events.log").read_text()
+    assert f"SCORE     incident {inc['id']} (cpu_hog on payments) detected" in events and "STATUS" not in events
     print(f"\ndemo with 1 day of history: first start ready after {first:.1f} s, second after {second:.1f} s; "
           f"cpu_hog on payments detected after {scored.group(1)} s")
