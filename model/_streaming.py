@@ -325,8 +325,11 @@ class StreamingLinear:
                 f"value {x[i]:.4g} vs {expected[i]:.4g} expected; residual {residual[i] / sigma[i]:+.1f} robust σ "
                 f"(threshold {threshold[i]:.1f}); component {POINT}, score {score[i]:.2f}"
             )
-        z, thresholds, _ = changes
-        since = when(t[max(0, i - self.change_window_rows + 1)])
+        z, thresholds, scores = changes
+        first = i  # the first row of this run of the component's flags: the change began a window before it
+        while first > 0 and scores[component][first - 1] >= 1.0:
+            first -= 1
+        since = when(t[max(0, first - self.change_window_rows + 1)])
         return f"value {x[i]:.4g} vs {expected[i]:.4g} expected: " + change_sentence(
             component, z=float(z[component][i]), threshold=float(thresholds[component][i]), score=float(score[i]),
             sigma=float(sigma[i]), expected=float(expected[i]), since=since, window=self.change_window_rows,

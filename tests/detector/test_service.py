@@ -329,3 +329,43 @@ def test_an_overrunning_cycle_backs_off_and_says_so_once_per_step(caplog: pytest
     assert len([r for r in caplog.records if "took longer" in r.getMessage()]) == 3
     assert service.cycle_overran("fit") is None
     assert service.health()["infer_period_seconds"] == 120.0 and "120 s" in service.health()["overrun"]
+
+
+class RecordingSource:
+    """Wraps a source and records the start of every fetch."""
+
+    def __init__(self, inner) -> None:
+        self.inner = inner
+        self.starts: list[float] = []
+
+    def fetch(self, start, end, step):
+        self.starts.append(start)
+        return self.inner.fetch(start, end, step)
+
+
+def test_a_cycle_reads_the_change_window_before_its_lookback_and_a_fresh_replica_scores_the_same() -> None:
+    leak = sim.make_incident(CATALOG, id="1", kind="memory_leak", service="checkout", duration_seconds=1800, now=NOW - 900)
+    service, _, clock = make(incidents=[leak])
+    clock.t = NOW - 1000  # fit before the incident
+    service.fit_cycle()
+    model = service.model
+    assert model is not None and model.signal_set_.change_history_seconds() == 600.0
+    clock.t = NOW
+    recorder = RecordingSource(service.source)
+    service.source = recorder
+    service.infer_cycle()
+    assert recorder.starts == [NOW - 300.0 - 600.0]  # the lookback, and the change window before it
+    # a fresh replica (a restart) serving the same fitted model scores the same rows the same way
+    again, _, clock2 = make(incidents=[leak])
+    again.model = model
+    again.warmup_ratio = 1.0
+    clock2.t = NOW
+    again.infer_cycle()
+    assert again.series.keys() == service.series.keys()
+    for key, out in service.series.items():
+        assert again.series[key].score == out.score and again.series[key].anomaly == out.anomaly
+    flags = [a for a in service.recent_anomalies() if a["kind"] == "anomaly"]
+    assert flags and all(a["component"] in ("point", "level shift", "noise change") for a in flags)
+    assert [(a["service"], a["signal"], a["component"], a["anomaly_score"]) for a in again.recent_anomalies() if a["kind"] == "anomaly"] == [
+        (a["service"], a["signal"], a["component"], a["anomaly_score"]) for a in flags
+    ]
