@@ -42,9 +42,11 @@ FOLDS = 4
 GRID_AXES: dict[str, tuple[object, ...]] = {
     "level_rows": (144, 288, 576),
     "refit_every_rows": (144, 288),
-    "cooldown_rows": (144, 288, 576),
-    "calibration_factor": (1.0, 1.25, 1.5),
-    "z_floor": (3.0, 4.0, 5.0),
+    "cooldown_rows": (144, 288),
+    "calibration_factor": (1.0, 1.25),
+    "z_floor": (4.0, 5.0),
+    "level_shift": (False, True),  # the change components (model._changes), off or on
+    "noise_change": (False, True),
 }
 
 #: Every configuration tried, in a fixed order (the first is not special; ties go to the earlier).
