@@ -45,6 +45,9 @@ from ._signals import SignalSet, SignalSpec, load_signals
 
 __all__ = ["REBASELINE_TERM", "Explanation", "FleetDetector", "FleetModel", "neighbourhood"]
 
+#: The change components' thresholds are calibrated on this much of the end of a fit (7 days).
+CHANGE_CALIBRATION_SECONDS = 7 * 86400.0
+
 #: The explanation term of a series' level offset (an accepted change, see :meth:`FleetModel.with_level_offsets`).
 REBASELINE_TERM = "re-baseline"
 
@@ -205,9 +208,16 @@ class FleetModel:
         return f"{int(round(seconds * 1000))}ms", max(2, int(0.8 * seconds / max(step, 1e-9)))
 
     def _calibrate_changes(self, model: LinearBaseline, sigset: SignalSet, index: pd.DatetimeIndex, y, ctx, excluded) -> dict[str, np.ndarray]:
-        """Per-series thresholds of the change components from the fit's own residuals (left-out points skipped)."""
+        """Per-series thresholds of the change components from the fit's own residuals (left-out points skipped).
+
+        Over the last :data:`CHANGE_CALIBRATION_SECONDS` of the fit (7 days: every weekday once,
+        at half the cost of the rolling windows over a 14-day fit).
+        """
         settings = sigset.change_settings()
-        residual = np.array(model.detect(index, y, ctx).residual, dtype=np.float64)
+        t = as_epoch_seconds(index)
+        keep = t >= t[-1] - CHANGE_CALIBRATION_SECONDS
+        index, y, ctx, excluded = index[keep], y[keep], ctx[keep], excluded[keep]
+        residual = np.asarray(y, dtype=np.float64) - np.asarray(model.predict(index, ctx), dtype=np.float64)
         residual[excluded] = np.nan
         window, rows = self._change_window(sigset, index)
         z = standardise(residual, window_stats(residual, window, rows, index), model.scale_, settings.enabled())
