@@ -283,8 +283,8 @@ def fine_tail(
     refuses scrapes older than its newest block, and the first one it keeps follows the
     tail's end by about a scrape interval, so no rate window over the seam misses samples. None when the history ends less than a step before now.
     """
-    end = math.floor(now_seconds / step_seconds) * step_seconds
-    span = end - history.end_seconds
+    origin = math.floor(history.end_seconds / tick_seconds) * tick_seconds  # the tick the counters count from
+    span = now_seconds - origin
     if span < step_seconds or not history.counters_path.is_file():
         return None
     text_dir = work_dir / "tail"
@@ -294,7 +294,7 @@ def fine_tail(
         days=span / _DAY,
         step_seconds=step_seconds,
         tick_seconds=tick_seconds,
-        end_seconds=end,
+        end_seconds=now_seconds,
         seed=seed,
         job=COLLECTOR_JOB,
         instance=instance,

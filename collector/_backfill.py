@@ -143,7 +143,8 @@ def _counters_at(
     Each tick integrates the rate at its beginning (as :class:`simulator.LiveFleet` does):
     the value at ``origin + k * tick`` is ``start`` plus the ticks ``0 .. k-1``.
     """
-    origin = float(start.times[-1]) if start is not None else float(times[0])
+    # like the live collector: counters given at time T count from the tick at or before T
+    origin = math.floor(float(start.times[-1]) / tick_seconds) * tick_seconds if start is not None else float(times[0])
     k = np.rint((times - origin) / tick_seconds).astype(np.int64)
     if not np.allclose(origin + k * tick_seconds, times, rtol=0.0, atol=1e-6) or (k < (1 if start is not None else 0)).any():
         raise ValueError(f"the times must lie after {origin:.0f} on its {tick_seconds:g} s tick grid")
@@ -364,8 +365,9 @@ def backfill(
     ``progress`` is called with the share done (0..1) as the files are written.
 
     ``continue_from`` (one row of counters, e.g. :func:`load_counters` of an earlier
-    backfill) makes the counters carry on from it: the history then starts one step
-    after its time. ``tick_seconds`` (default: the step) is how finely the counters are
+    backfill) makes the counters carry on from it: the history then runs from one step
+    after its time (its tick, as the live collector counts) up to ``end_seconds``, and
+    ``days`` is not used. ``tick_seconds`` (default: the step) is how finely the counters are
     integrated; ``up`` adds ``up`` = 1 at every timestamp.
     """
     t0 = time.perf_counter()
@@ -375,8 +377,16 @@ def backfill(
     catalog = catalog or load_catalog()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    end = math.floor((time.time() if end_seconds is None else end_seconds) / step_seconds) * step_seconds
-    n = int(round(days * 86400.0 / step_seconds))
+    wanted_end = time.time() if end_seconds is None else end_seconds
+    if continue_from is None:
+        end = math.floor(wanted_end / step_seconds) * step_seconds
+        n = int(round(days * 86400.0 / step_seconds))
+    else:  # from one step after the counters' tick up to the end: the days follow
+        origin = math.floor(float(continue_from.times[-1]) / tick) * tick
+        n = int(math.floor((wanted_end - origin) / step_seconds + 1e-9))
+        if n < 1:
+            raise ValueError(f"end_seconds {wanted_end:.0f} is less than a step after the counters continued from ({origin:.0f})")
+        end = origin + n * step_seconds
     times = end - step_seconds * np.arange(n - 1, -1, -1, dtype=np.float64)
     start = float(times[0])
 

@@ -186,11 +186,11 @@ def test_scenario_run_posts_the_timeline(server: CollectorServer, capsys: pytest
     code, out, _ = _run(capsys, "scenario", "run", str(REPO / "scenarios" / "demo.yaml"), "--url", server.url)
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].startswith("scenario demo: 4 incident(s) over 17m")
-    assert lines[1].startswith("+30s") and "latency_regression on payments" in lines[1] and "(pending)" in lines[1]
+    assert lines[0].startswith("scenario demo: 4 incident(s) over 16m40s")
+    assert lines[1].startswith("+10s") and "latency_regression on payments" in lines[1] and "(pending)" in lines[1]
     incidents = server.runtime.store.incidents()
     assert [i.triggered_by for i in incidents] == ["scenario"] * 4
-    assert [i.start_seconds - T0 for i in incidents] == [30.0, 510.0, 510.0, 930.0]
+    assert [i.start_seconds - T0 for i in incidents] == [10.0, 490.0, 490.0, 910.0]
 
 
 def test_scenario_run_without_a_collector_posts_nothing(capsys: pytest.CaptureFixture[str]) -> None:

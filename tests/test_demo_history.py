@@ -75,3 +75,16 @@ def test_run_all_reports_progress_as_jobs_end(tmp_path: Path) -> None:
     seen: list[tuple[int, int]] = []
     run_all([(f"job {i}", ["true"]) for i in range(3)], log_path=tmp_path / "log", parallel=2, progress=lambda d, t: seen.append((d, t)))
     assert seen == [(0, 3), (1, 3), (2, 3), (3, 3)]
+
+
+def test_a_tail_after_a_history_ending_off_the_tick_grid_matches_the_collector(tmp_path: Path) -> None:
+    catalog = load_catalog()
+    end = T0 + 7.5  # a 7.5 s history step ends between two 1 s ticks
+    backfill(tmp_path / "c", days=0.01, step_seconds=7.5, seed=4, end_seconds=end, incidents_per_day=0.0)
+    at_end = load_counters(tmp_path / "c" / "counters.json")
+    assert at_end.times[-1] == end
+    tail = backfill(tmp_path / "t", days=1.0, step_seconds=5.0, tick_seconds=1.0, seed=4, end_seconds=end + 62.0,
+                    incidents_per_day=0.0, continue_from=at_end, up=True)  # fmt: skip
+    assert (tail.start_seconds, tail.end_seconds) == (T0 + 12.0, T0 + 67.0), "every 5 s from the tick at or before the history's end"
+    fleet = LiveFleet(catalog, 4, start_seconds=end, initial=at_end)
+    assert np.allclose(fleet.advance(T0 + 67.0, []).counters.requests_total, load_counters(tmp_path / "t" / "counters.json").requests_total, rtol=1e-12, atol=0)

@@ -1,24 +1,27 @@
 """``aiops demo``: the whole kit on one machine, started and stopped with one command.
 
-In order: the collector (``aiops collector``) on the given host and port; if the
-``prometheus`` and ``promtool`` binaries are on PATH, days of backfilled history (built
-once per seed and cached, see :mod:`aiops._history`) copied into a fresh data directory;
-if ``alertmanager`` is on PATH too, Alertmanager (clustering off) sending to the
-responder (``aiops responder``, remediation off unless ``--remediate``); Prometheus on a
-loopback port scraping the collector and the detector; the detector (``aiops detect``)
-reading Prometheus, with the history's incident records for its self-cleaning fit; the
-trainee console (``aiops console``) on the collector's interface. With ``--mlops``, the
-MLOps half beside it: ``aiops train`` on the demo's history in Prometheus (its labels from
-the ground-truth series), gated and registered in the demo's MLflow store, then a second
-detector serving the registered ``champion`` (``aiops detect --model-source registry``),
-scraped by the same Prometheus; only one model pages (``--alerting-model``). Then the scripted scenario (``scenarios/demo.yaml``), once the detector scores (it settles
-for about two minutes after Prometheus starts, while the rate windows fill).
+In order: if the ``prometheus`` and ``promtool`` binaries are on PATH, days of backfilled
+history up to :data:`TAIL_SECONDS` ago (built once per seed and cached with its end counters,
+see :mod:`aiops._history`) copied into a fresh data directory; the collector (``aiops
+collector``) on the given host and port, continuing the cached counters, with the responder
+(``aiops responder``, remediation off unless ``--remediate``) and the trainee console
+(``aiops console``) on the collector's interface; if ``alertmanager`` is on PATH too,
+Alertmanager (clustering off) sending to the responder; the fine tail (the minutes since
+the cached end, at the scrape interval, :data:`TAIL_LEAD_SECONDS` ahead); the detector
+(``aiops detect``) with the history's incident records for its self-cleaning fit; Prometheus
+on a loopback port scraping the collector and the detector. With ``--mlops``, the MLOps half
+beside it: ``aiops train`` on the demo's history in Prometheus (its labels from the
+ground-truth series), gated and registered in the demo's MLflow store, then a second detector
+serving the registered ``champion`` (``aiops detect --model-source registry``), scraped by the
+same Prometheus; only one model pages (``--alerting-model``). Then the scripted scenario
+(``scenarios/demo.yaml``), once the detector scores (its first cycle: the history, the tail and
+the live scrapes are one series, so it does not settle).
 
-Every scrape interval it prints one line per service from the collector's ``/metrics``,
-each new flag of the detector with its explanation, each detected incident with its
-probable cause, and the scoreboard against the ground truth (:mod:`evaluation._scoreboard`),
-which it saves as ``scoreboard.json`` and ``scoreboard.md`` in the run directory at the
-end. Ctrl-C (or SIGTERM) stops every child process, last started first.
+The live view (:mod:`aiops.demo._watch`, on a screen of :mod:`aiops.demo._screen`) shows one
+line per service from the collector's ``/metrics``, each new flag of the detector with its
+explanation, each detected incident with its probable cause, the scoreboard against the ground
+truth (:mod:`evaluation._scoreboard`), which it saves as ``scoreboard.json`` and
+``scoreboard.md`` in the run directory at the end, and TIMING lines from the command. Ctrl-C (or SIGTERM) stops every child process, last started first.
 
 Every child process is built from the stack specification (:mod:`aiops.stack`), as the
 integration tests build theirs; the live view is :mod:`aiops.demo._watch`.
