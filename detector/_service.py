@@ -141,6 +141,10 @@ class DetectorService:
         self.last_error: str | None = None
         self.last_fit_seconds: float | None = None
         self._last_fit_attempt = -np.inf
+        #: Seconds before a model-less service fits again: a minute while it warms up, from 5 s (doubling
+        #: up to a minute) after a fit that failed (the demo starts us just before Prometheus answers).
+        self._fit_retry_seconds = 60.0
+        self._fit_failures = 0
         self.series: dict[tuple[str, str], SeriesOutput] = {}
         self.anomalies: deque[dict[str, Any]] = deque(maxlen=500)
         self._flag_log: deque[tuple[float, str, str]] = deque(maxlen=50_000)
@@ -234,6 +238,8 @@ class DetectorService:
                 self.history_seconds = history
                 self.warmup_ratio = 1.0 if need <= 0 else min(1.0, history / need)
             if not have.any() or (need > 0 and history < need):
+                with self._lock:
+                    self._fit_retry_seconds, self._fit_failures = 60.0, 0
                 log.info("warming up: %.0f s of history, %.0f s needed", history, need)
                 return
             frame = frame.loc[have.to_numpy()]
@@ -255,11 +261,14 @@ class DetectorService:
                 self.model = model
                 self.last_fit_seconds = now
                 self.last_fit_duration_seconds = time.perf_counter() - started
+                self._fit_retry_seconds, self._fit_failures = 60.0, 0
             log.info("fitted %d signals on %d points", len(model.models_), len(frame))
         except Exception as exc:
             log.warning("fit failed: %s", exc)
             with self._lock:
                 self._record("failure", started, f"fit: {exc}")
+                self._fit_failures += 1
+                self._fit_retry_seconds = min(60.0, 5.0 * 2.0 ** (self._fit_failures - 1))
 
     # ----------------------------------------------------------------- champion
     def champion_cycle(self) -> None:
@@ -328,7 +337,7 @@ class DetectorService:
         with self._lock:
             model = self.model
         if model is None:
-            if now - self._last_fit_attempt >= min(60.0, self.settings.fit_every_seconds):
+            if now - self._last_fit_attempt >= min(self._fit_retry_seconds, self.settings.fit_every_seconds):
                 self.fit_cycle()
             with self._lock:
                 model = self.model

@@ -369,3 +369,44 @@ def test_a_cycle_reads_the_change_window_before_its_lookback_and_a_fresh_replica
     assert [(a["service"], a["signal"], a["component"], a["anomaly_score"]) for a in again.recent_anomalies() if a["kind"] == "anomaly"] == [
         (a["service"], a["signal"], a["component"], a["anomaly_score"]) for a in flags
     ]
+
+
+def test_a_first_fit_that_cannot_reach_prometheus_is_retried_within_seconds_not_a_minute() -> None:
+    # the demo starts the detector just before Prometheus: its first fit may find nobody answering
+    service, source, clock = make()
+    source.down = True
+    service.fit_cycle()
+    assert service.model is None and service.runs["failure"] == 1
+    source.down = False
+    clock.t += 5
+    service.infer_cycle()  # 5 s later: retried, fitted and scored
+    assert service.model is not None and service.runs["success"] == 1
+
+
+def test_a_first_fit_that_keeps_failing_backs_off_to_a_minute() -> None:
+    service, source, clock = make()
+    source.down = True
+    attempts = []
+    for _ in range(40):  # 10 minutes of 15 s cycles with Prometheus down
+        before = service.runs["failure"]
+        service.infer_cycle()
+        if service.runs["failure"] > before:
+            attempts.append(clock.t)
+        clock.t += 15
+    gaps = np.diff(attempts)
+    assert gaps[0] == 15 and gaps.max() == 60 and (np.diff(gaps) >= 0).all()
+
+
+def test_a_warming_up_fit_waits_a_minute_before_reading_again() -> None:
+    service, source, clock = make(min_history=30 * 86400.0)
+    service.infer_cycle()
+    assert service.warmup_ratio < 1.0
+    fetches = []
+    source.fetch, inner = (lambda *a: fetches.append(a) or inner(*a)), source.fetch
+    for _ in range(3):
+        clock.t += 15
+        service.infer_cycle()
+    assert fetches == []  # 45 s later: not read again yet
+    clock.t += 15
+    service.infer_cycle()
+    assert len(fetches) == 1
