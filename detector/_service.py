@@ -516,9 +516,6 @@ class DetectorService:
             return frame
         window, min_ratio = self.signals.completeness_window_seconds, self.signals.completeness_min_ratio
         expected = window / self.infer_every_seconds
-        have = counts.reindex(frame.index).fillna(0.0)
-        if len(have):
-            self.completeness_ratio = float(min(1.0, have.iloc[-1] / expected)) if expected > 0 else 1.0
         # A window is complete when it has held min_ratio of its samples for the last (1 - min_ratio) of
         # a window too: scattered missed scrapes pass, but the tail of a gap does not. Just after a gap the
         # count climbs through min_ratio while the window still reaches into the gap, and rate() over it
@@ -526,6 +523,8 @@ class DetectorService:
         # every signal that has the request rate as context flagged); it waits until the gap has left it.
         back = max(0, math.ceil((1.0 - min_ratio) * window / self.infer_every_seconds - 1e-9))
         steady = counts.rolling(back + 1, min_periods=1).min().reindex(frame.index).fillna(0.0)
+        if len(steady):  # the newest row's figure, by the same rule: below min_ratio whenever it is not scored
+            self.completeness_ratio = float(min(1.0, steady.iloc[-1] / expected)) if expected > 0 else 1.0
         ok = steady >= min_ratio * expected
         return frame.loc[ok.to_numpy()]
 
