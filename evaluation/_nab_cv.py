@@ -63,8 +63,10 @@ FOLDS = 4
 #: within 1 point of the best).
 RULES: tuple[str, ...] = ("best", "robust")
 
-#: The default rule (chosen by the comparison written in the README before the robust rule was run).
-RULE = "best"
+#: The default rule, by the comparison written in the README before the robust rule was run: robust,
+#: whose 4-fold cross-validated standard score at the corpus threshold (53.64) is not lower than
+#: best's (53.49).
+RULE = "robust"
 
 #: The grid: every combination of these values of :class:`StreamingLinear`'s parameters.
 GRID_AXES: dict[str, tuple[object, ...]] = {

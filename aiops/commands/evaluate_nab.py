@@ -66,7 +66,7 @@ def register_nab(evaluate_subparsers: Any) -> None:
         help=(
             "selection rule for --select cv (both are reported; this one is the headline and picks the configuration "
             "written): best = best pooled training score; robust = best mean rank over the training folds and the "
-            "middle of the widest threshold plateau within 1 point of the best (default: the one fixed in the code)"
+            "middle of the widest threshold plateau within 1 point of the best (default: robust)"
         ),
     )
     parser.add_argument(
