@@ -60,6 +60,24 @@ def register_nab(evaluate_subparsers: Any) -> None:
         help="folds for --select cv (default: 4, the number fixed in the code; another shows how much the estimate depends on it)",
     )
     parser.add_argument(
+        "--rule",
+        choices=("best", "robust"),
+        default=None,
+        help=(
+            "selection rule for --select cv (both are reported; this one is the headline and picks the configuration "
+            "written): best = best pooled training score; robust = best mean rank over the training folds and the "
+            "middle of the widest threshold plateau within 1 point of the best (default: robust)"
+        ),
+    )
+    parser.add_argument(
+        "--also-folds",
+        type=int,
+        nargs="+",
+        default=(),
+        metavar="K",
+        help="with --select cv, also report the cross-validated scores at these fold counts (a stability check; not used to choose)",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=None,
@@ -91,8 +109,9 @@ def run_nab(args: argparse.Namespace) -> int:
         raise UsageError(f"--select cv tunes the linear detector's settings; --detector is {args.detector!r}, allowed: linear")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
-    if args.folds is not None and args.folds < 2:
-        raise UsageError(f"--folds must be at least 2, got {args.folds}")
+    for name, value in (("--folds", args.folds), *(("--also-folds", k) for k in args.also_folds)):
+        if value is not None and value < 2:
+            raise UsageError(f"{name} must be at least 2, got {value}")
     try:
         data_dir, windows = args.data_dir, args.windows
         if args.with_quirky_copies is not None:
@@ -106,6 +125,8 @@ def run_nab(args: argparse.Namespace) -> int:
                 plots=not args.no_plots,
                 jobs=args.jobs if args.jobs is not None else nab_default_jobs(),
                 folds=args.folds if args.folds is not None else NAB_FOLDS,
+                rule=args.rule,
+                also_folds=args.also_folds,
                 progress=_progress,
             )
         else:
@@ -155,27 +176,37 @@ def _config(config: Mapping[str, Any]) -> str:
 
 
 def render_selection(report: Mapping[str, Any]) -> list[str]:
-    """The cross-validation: in-sample and cross-validated scores of every profile at both thresholds, and what was chosen."""
+    """The cross-validation: both rules' in-sample and cross-validated scores, every profile, both thresholds, and what was chosen."""
     sel = report["selection"]
     axes = "; ".join(f"{k} {', '.join(str(v) for v in values)}" for k, values in sel["grid_axes"].items())
     lines = [
         "",
         f"Settings chosen by {sel['folds']}-fold cross-validation over files (folds stratified by category), "
-        f"{sel['configurations']} configurations ({axes}); scores over all {sel['windows']} windows:",
+        f"{sel['configurations']} configurations ({axes}); scores over all {sel['windows']} windows; "
+        f"rule used: {sel['rule']}:",
         "",
-        "| profile | in-sample (corpus threshold) | cross-validated (corpus threshold) | in-sample (own threshold) | cross-validated (own threshold) |",
-        "|---|---:|---:|---:|---:|",
+        "| rule | profile | in-sample (corpus threshold) | cross-validated (corpus threshold) | in-sample (own threshold) | cross-validated (own threshold) |",
+        "|---|---|---:|---:|---:|---:|",
     ]
-    for name, rules in sel["in_sample"].items():
-        cv = sel["cross_validated"][name]
-        lines.append(
-            f"| {name} | {rules['corpus']['score']:.2f} | {cv['corpus']['score']:.2f} | "
-            f"{rules['own']['score']:.2f} | {cv['own']['score']:.2f} |"
-        )
-    lines += ["", "Chosen on the training folds (standard profile, corpus threshold):"]
+    for rule, figures in sel["rules"].items():
+        for name, in_sample in figures["in_sample"].items():
+            cv = figures["cross_validated"][name]
+            lines.append(
+                f"| {rule} | {name} | {in_sample['corpus']['score']:.2f} | {cv['corpus']['score']:.2f} | "
+                f"{in_sample['own']['score']:.2f} | {cv['own']['score']:.2f} |"
+            )
+    for folds, by_rule in sel["other_folds"].items():
+        lines += ["", f"Cross-validated at {folds} folds (a stability check, not used to choose):", "",
+                  "| rule | profile | corpus threshold | own threshold |", "|---|---|---:|---:|"]
+        for rule, by_profile in by_rule.items():
+            for name, scores in by_profile.items():
+                lines.append(f"| {rule} | {name} | {scores['corpus']:.2f} | {scores['own']:.2f} |")
+    lines += ["", f"Chosen on the training folds by the {sel['rule']} rule (standard profile, corpus threshold):"]
     for item in sel["cross_validated"]["standard"]["corpus"]["per_fold"]:
-        lines.append(f"- fold {item['fold']}: threshold {item['threshold']:.4f}, {_config(item['configuration'])}")
-    lines += ["", f"Results above and written: the configuration chosen on all files, {_config(report['configuration'])}."]
+        plateau = f" (plateau {item['plateau'][0]:.4f} to {item['plateau'][1]:.4f})" if "plateau" in item else ""
+        lines.append(f"- fold {item['fold']}: threshold {item['threshold']:.4f}{plateau}, {_config(item['configuration'])}")
+    lines += ["", f"Results above and written: the configuration chosen on all files by the {sel['rule']} rule, "
+              f"{_config(report['configuration'])} (corpus threshold above: the argmax)."]
     return lines
 
 
