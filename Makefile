@@ -11,7 +11,9 @@ INSTALL_CMD := apt-get install --no-install-recommends prometheus prometheus-ale
 ARGS ?=
 BINARIES ?= prometheus promtool prometheus-alertmanager amtool chromium chromedriver docker-compose
 PYTEST_ARGS ?= -rfEs
-# The tests run on both cores (pytest-xdist); an integration module (or group: the two detector stacks) stays on one worker.
+# The tests run on both cores (pytest-xdist); each test file stays on one worker (--dist loadfile), so an
+# integration module's stack is started once. (Not --dist loadgroup: pytest-xdist 3.8 marks a group by
+# rewriting Item._nodeid, which pytest 9 no longer reads, so groups were silently split across workers.)
 TEST_JOBS ?= 2
 
 .PHONY: demo test binaries venv clean
@@ -31,7 +33,7 @@ demo: $(STAMP)
 	$(BIN)/aiops demo $(ARGS)
 
 test: $(STAMP) binaries
-	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 # Root with apt-get: installs the binaries. Otherwise: says how, and the integration tests skip
 # (or fail, under AIOPS_REQUIRE_INTEGRATION=1).

@@ -11,7 +11,7 @@ import yaml
 from plumbing import binaries as prom
 from plumbing import monitoring as mon
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_alertmanager")]  # one worker per group: the two detector stacks do not compete for the cores
+pytestmark = pytest.mark.integration  # `make test` runs each file on one worker (--dist loadfile): its module fixtures are built once
 
 
 def test_alertmanager_starts_with_the_project_config_and_clustering_off(alertmanager_bin: str, tmp_path: Path) -> None:

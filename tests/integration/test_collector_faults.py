@@ -12,7 +12,7 @@ import pytest
 
 from tests.integration.conftest import start_collector
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_collector_faults")]
+pytestmark = pytest.mark.integration  # `make test` runs each file on one worker (--dist loadfile): its module fixtures are built once
 
 SERVICES = ("frontend", "checkout", "payments", "catalog", "inventory", "database")
 

@@ -35,7 +35,7 @@ import yaml
 from aiops import _compose
 from plumbing.procs import Child, free_port, spawn, stop_all
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("compose-services")]
+pytestmark = pytest.mark.integration  # `make test` runs each file on one worker (--dist loadfile): its module fixtures are built once
 
 ROOT = Path(__file__).resolve().parents[2]
 KIT_SERVICES = ("collector", "responder", "detector", "champion", "console")

@@ -33,7 +33,7 @@ from plumbing.procs import Child, free_port, wait_until
 
 from tests.integration.conftest import FAST_RATE_WINDOW_SECONDS, RunningCollector, detector_scoring, start_collector
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("detector-stacks")]  # one worker for the detector stacks
+pytestmark = pytest.mark.integration  # `make test` runs each file on one worker (--dist loadfile): its module fixtures are built once
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

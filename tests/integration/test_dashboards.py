@@ -37,7 +37,7 @@ from simulator import load_catalog
 
 from tests.integration.conftest import FAST_RATE_WINDOW_SECONDS, PromAPI, detector_scoring
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("detector-stacks")]  # one worker per group: the two detector stacks do not compete for the cores
+pytestmark = pytest.mark.integration  # `make test` runs each file on one worker (--dist loadfile): its module fixtures are built once
 
 SEED = 5
 HISTORY_HOURS = 2.0

@@ -20,7 +20,7 @@ import pytest
 from plumbing.procs import free_port
 from tests.integration.conftest import FAST_RATE_WINDOW_SECONDS
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_demo")]  # one worker per group: the two detector stacks do not compete for the cores
+pytestmark = pytest.mark.integration  # `make test` runs each file on one worker (--dist loadfile): its module fixtures are built once
 
 READY = re.compile(r"^ready after ([0-9.]+) s$", re.M)
 #: What each long-running part prints once ready, with its URL.

@@ -23,7 +23,7 @@ from plumbing import monitoring as mon
 from plumbing.procs import Child, free_port, stop_all
 from tests.integration.conftest import SEED, PromAPI
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_demo_seam")]
+pytestmark = pytest.mark.integration  # `make test` runs each file on one worker (--dist loadfile): its module fixtures are built once
 
 HISTORY_DAYS = 2.0  # the detector's fit needs a day or two; the demo's eight only take longer
 

@@ -9,7 +9,7 @@ import pytest
 from aiops._history import ensure_history
 from plumbing.binaries import block_time_range_seconds
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_history_cache")]  # one worker per group: the two detector stacks do not compete for the cores
+pytestmark = pytest.mark.integration  # `make test` runs each file on one worker (--dist loadfile): its module fixtures are built once
 
 T0 = 1_790_000_000.0  # a fixed clock: the cache logic only sees the times it is given
 STEP = 60.0

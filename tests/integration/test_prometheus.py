@@ -11,7 +11,7 @@ from plumbing import monitoring as mon
 
 from tests.integration.conftest import HISTORY_HOURS, Stack
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_prometheus")]  # one worker per group: the two detector stacks do not compete for the cores
+pytestmark = pytest.mark.integration  # `make test` runs each file on one worker (--dist loadfile): its module fixtures are built once
 
 CPU = 'avg by (service) (aiops_cpu_utilization_ratio{{service="{service}"}})'
 

@@ -26,7 +26,7 @@ from training import CHAMPION_ALIAS, TrainConsole, TrainSettings, quiet_mlflow, 
 
 from tests.integration.conftest import RunningCollector, start_collector
 
-pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("test_train")]  # one worker per group: the two detector stacks do not compete for the cores
+pytestmark = pytest.mark.integration  # `make test` runs each file on one worker (--dist loadfile): its module fixtures are built once
 
 SEED = 5
 #: Enough history for the daily terms (two days) before an evaluation window of 0.8 days.
