@@ -187,10 +187,10 @@ def test_scenario_run_posts_the_timeline(server: CollectorServer, capsys: pytest
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith("scenario demo: 4 incident(s) over 16m40s")
-    assert lines[1].startswith("+10s") and "latency_regression on payments" in lines[1] and "(pending)" in lines[1]
+    assert lines[1].startswith("+2s ") and "latency_regression on payments" in lines[1] and "(pending)" in lines[1]
     incidents = server.runtime.store.incidents()
     assert [i.triggered_by for i in incidents] == ["scenario"] * 4
-    assert [i.start_seconds - T0 for i in incidents] == [10.0, 490.0, 490.0, 910.0]
+    assert [i.start_seconds - T0 for i in incidents] == [2.0, 490.0, 490.0, 910.0]
 
 
 def test_scenario_run_without_a_collector_posts_nothing(capsys: pytest.CaptureFixture[str]) -> None:
