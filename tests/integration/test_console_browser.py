@@ -34,6 +34,7 @@ from plumbing.procs import Child, free_port, wait_until
 from tests.integration.conftest import FAST_RATE_WINDOW_SECONDS, RunningCollector, detector_scoring, start_collector
 
 pytestmark = pytest.mark.integration  # `make test` runs each file on one worker (--dist loadfile): its module fixtures are built once
+MODULE_SECONDS = 45  # on a quiet 2-core machine; the longest modules start first (tests/conftest.py)
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

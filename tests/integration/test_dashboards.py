@@ -38,6 +38,7 @@ from simulator import load_catalog
 from tests.integration.conftest import FAST_RATE_WINDOW_SECONDS, PromAPI, detector_scoring
 
 pytestmark = pytest.mark.integration  # `make test` runs each file on one worker (--dist loadfile): its module fixtures are built once
+MODULE_SECONDS = 55  # on a quiet 2-core machine; the longest modules start first (tests/conftest.py)
 
 SEED = 5
 HISTORY_HOURS = 2.0

@@ -21,6 +21,7 @@ from plumbing.procs import free_port
 from tests.integration.conftest import FAST_RATE_WINDOW_SECONDS
 
 pytestmark = pytest.mark.integration  # `make test` runs each file on one worker (--dist loadfile): its module fixtures are built once
+MODULE_SECONDS = 60  # on a quiet 2-core machine; the longest modules start first (tests/conftest.py)
 
 READY = re.compile(r"^ready after ([0-9.]+) s$", re.M)
 #: What each long-running part prints once ready, with its URL.

@@ -24,6 +24,7 @@ from plumbing.procs import Child, free_port, stop_all
 from tests.integration.conftest import SEED, PromAPI
 
 pytestmark = pytest.mark.integration  # `make test` runs each file on one worker (--dist loadfile): its module fixtures are built once
+MODULE_SECONDS = 35  # on a quiet 2-core machine; the longest modules start first (tests/conftest.py)
 
 HISTORY_DAYS = 2.0  # the detector's fit needs a day or two; the demo's eight only take longer
 

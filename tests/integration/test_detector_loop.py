@@ -29,6 +29,7 @@ from model import load_signals
 from tests.integration.conftest import FAST_RATE_WINDOW_SECONDS, PromAPI, RunningCollector, detector_scoring, start_collector
 
 pytestmark = pytest.mark.integration  # `make test` runs each file on one worker (--dist loadfile): its module fixtures are built once
+MODULE_SECONDS = 200  # on a quiet 2-core machine; the longest modules start first (tests/conftest.py)
 
 SEED = 11
 SCRAPE_SECONDS = 1.0
