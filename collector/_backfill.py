@@ -43,9 +43,6 @@ import numpy as np
 from simulator import Catalog, ChaosSchedule, Counters, Incident, integrate, load_catalog, make_incident, simulate
 
 from ._families import Family, Series, fleet_families
-
-#: The series Prometheus writes for every scrape (1: the target answered).
-UP = Family(name="up", type="gauge", help="1 if the scrape of the target succeeded.", decimals=0)
 from ._store import event_record, lines
 
 __all__ = ["BackfillResult", "COUNTERS_FILE", "HistoryError", "history_end_counters", "load_counters", "METRICS_FILE", "SPLIT_SECONDS", "INCIDENTS_FILE", "MANIFEST_FILE", "backfill", "history_incidents", "openmetrics_chunks", "openmetrics_text"]
@@ -58,6 +55,9 @@ COUNTERS_FILE = "counters.json"
 SPLIT_SECONDS = 7200.0
 #: Bumped when the files' content changes for the same parameters (invalidates caches keyed on the manifest).
 FORMAT_VERSION = 2
+
+#: The series Prometheus writes for every scrape (1: the target answered).
+UP = Family(name="up", type="gauge", help="1 if the scrape of the target succeeded.", decimals=0)
 
 #: No backfilled incident starts or runs within this long before the end of the history.
 QUIET_TAIL_SECONDS = 3600.0

@@ -41,6 +41,7 @@ __all__ = [
     "FileResult",
     "NabInputError",
     "NabSeries",
+    "file_scores",
     "default_results_dir",
     "evaluate_nab",
     "load_corpus",
@@ -135,6 +136,14 @@ def _inside_key(key: str) -> bool:
     return len(parts) == 2 and all(p and p not in (".", "..") for p in parts) and parts[1].endswith(".csv")
 
 
+def file_scores(series: NabSeries, score: np.ndarray) -> np.ndarray:
+    """A detector's scores on one file as NAB anomaly scores in ``[0, 1)``; 0 on a row whose value was carried (not there)."""
+    anomaly_score = to_unit_interval(score)
+    if series.carried is not None:
+        anomaly_score[series.carried] = 0.0
+    return anomaly_score
+
+
 def read_windows(path: str | os.PathLike[str]) -> dict[str, list[tuple[str, str]]]:
     """Read a NAB windows JSON: ``{"category/file.csv": [[start, end], ...]}``."""
     path = Path(path)
@@ -225,10 +234,7 @@ def run_detector(
                 raise
             failures.append((series.key, f"the detector failed: {str(exc)[:120]}"))
             continue
-        anomaly_score = to_unit_interval(result.score)
-        if series.carried is not None:
-            anomaly_score[series.carried] = 0.0  # no detection on a row whose value was not there
-        results.append(FileResult(series=series, result=result, anomaly_score=anomaly_score))
+        results.append(FileResult(series=series, result=result, anomaly_score=file_scores(series, result.score)))
         if progress is not None:
             progress(done, len(corpus), series.key)
     return results

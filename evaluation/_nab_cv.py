@@ -35,8 +35,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 from scipy.stats import rankdata
 
-from ._nab import DETECTOR_FAILURES, OWN_THRESHOLD, NabInputError, NabSeries, evaluate_nab, load_corpus, to_unit_interval
-from ._nab_score import NEVER_FIRE_THRESHOLD, PROFILES, Profile, best_threshold, file_events, normalised_score, raw_at_threshold
+from ._nab import DETECTOR_FAILURES, OWN_THRESHOLD, NabInputError, NabSeries, evaluate_nab, file_scores, load_corpus
+from ._nab_score import PROFILES, Profile, best_threshold, file_events, normalised_score, raw_at_threshold, threshold_sweep
 from model._streaming import StreamingLinear
 
 __all__ = [
@@ -170,11 +170,9 @@ def _run_config(args: tuple[dict[str, object], Sequence[NabSeries]]) -> tuple[li
     for series in corpus:
         try:
             with np.errstate(all="ignore"):
-                s = to_unit_interval(detector.run(series.times_seconds, series.values).score)
+                s = file_scores(series, detector.run(series.times_seconds, series.values).score)
         except DETECTOR_FAILURES:
             s, failures = np.zeros(series.values.size), failures + 1
-        if series.carried is not None:
-            s[series.carried] = 0.0
         scores.append(s)
     return scores, failures
 
@@ -193,22 +191,6 @@ def mean_rank_choice(fold_scores: np.ndarray) -> int:
     return int(np.flatnonzero(mean <= mean.min() + 1e-12)[0])
 
 
-def _sweep(events: Sequence[tuple[np.ndarray, np.ndarray]], n_windows: int, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
-    """Every candidate threshold (ascending, :data:`NEVER_FIRE_THRESHOLD` last) and the corpus raw score at it.
-
-    The raw score at a threshold ``t`` is the one at the smallest candidate ``>= t``, so candidate
-    ``j`` holds for every threshold in ``(candidates[j-1], candidates[j]]`` (``[0, candidates[0]]``
-    for the first): the same sweep as :func:`evaluation._nab_score.best_threshold`.
-    """
-    values = np.concatenate([v for v, _ in events]) if events else np.empty(0)
-    deltas = np.concatenate([d for _, d in events]) if events else np.empty(0)
-    order = np.argsort(values, kind="stable")
-    values, deltas = values[order], deltas[order]
-    suffix = np.concatenate((np.cumsum(deltas[::-1])[::-1], [0.0]))
-    candidates = np.unique(np.concatenate((values, [NEVER_FIRE_THRESHOLD])))
-    return candidates, -profile.fn_weight * n_windows + suffix[np.searchsorted(values, candidates, side="left")]
-
-
 def plateau_threshold(
     events: Sequence[tuple[np.ndarray, np.ndarray]], n_windows: int, profile: Profile, *, within_points: float = 1.0
 ) -> tuple[float, float, tuple[float, float]]:
@@ -220,7 +202,7 @@ def plateau_threshold(
     """
     if n_windows <= 0:
         raise ValueError(f"n_windows must be positive (the score is normalised over the windows), got {n_windows}")
-    candidates, totals = _sweep(events, n_windows, profile)
+    candidates, totals = threshold_sweep(events, n_windows, profile)
     slack = within_points * (profile.tp_weight + profile.fn_weight) * n_windows / 100.0
     near = totals >= totals.max() - slack - 1e-9 * max(1.0, abs(totals.max()))
     lows = np.concatenate(([0.0], candidates[:-1]))

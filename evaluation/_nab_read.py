@@ -38,6 +38,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from plumbing.durations import duration_words
+
 __all__ = [
     "CONSTANT_STRETCH_ROWS",
     "EXTREME_VALUE",
@@ -106,15 +108,6 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     padded = np.concatenate(([False], mask, [False])).astype(np.int8)
     edges = np.flatnonzero(np.diff(padded))
     return [(int(a), int(b - a)) for a, b in zip(edges[::2], edges[1::2])]
-
-
-def _format_seconds(seconds: float) -> str:
-    seconds = float(seconds)
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"
 
 
 def _parse_timestamps(texts: list[str]) -> np.ndarray:
@@ -230,7 +223,7 @@ def _time_quirks(key: str, rows: np.ndarray, stamps: np.ndarray) -> list[Quirk]:
         back = -step[i]
         later = int(np.sum(stamps[i + 1 :] <= stamps[i]))
         quirks.append(Quirk(file=key, row=int(rows[i + 1]), kind="timestamp goes back",
-                            action=f"kept in file order (back {_format_seconds(back)}; "
+                            action=f"kept in file order (back {duration_words(back)}; "
                                    f"{later} rows from here are at or before the previous row's time)"))
     for start, length in _runs(step == 0):
         quirks.append(Quirk(file=key, row=int(rows[start + 1]), rows=length, kind="duplicate timestamp",
@@ -240,7 +233,7 @@ def _time_quirks(key: str, rows: np.ndarray, stamps: np.ndarray) -> list[Quirk]:
         usual = float(np.median(forward))
         for i in np.flatnonzero(step > GAP_FACTOR * usual):
             quirks.append(Quirk(file=key, row=int(rows[i + 1]), kind="gap",
-                                action=f"kept ({_format_seconds(step[i])} after the previous row; usual step {_format_seconds(usual)})"))
+                                action=f"kept ({duration_words(step[i])} after the previous row; usual step {duration_words(usual)})"))
     return quirks
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "row_weights",
     "scaled_sigmoid",
     "score_corpus",
+    "threshold_sweep",
     "score_file",
     "window_rows",
 ]
@@ -226,13 +227,12 @@ def raw_at_threshold(events: tuple[np.ndarray, np.ndarray], n_windows: int, thre
     return float(-profile.fn_weight * n_windows + deltas[values >= threshold].sum())
 
 
-def best_threshold(events: Sequence[tuple[np.ndarray, np.ndarray]], n_windows: int, profile: Profile) -> tuple[float, float]:
-    """The corpus-optimised threshold and its raw score over files given by their :func:`file_events`.
+def threshold_sweep(events: Sequence[tuple[np.ndarray, np.ndarray]], n_windows: int, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
+    """Every candidate threshold (ascending, :data:`NEVER_FIRE_THRESHOLD` last) and the corpus raw score at it.
 
-    Candidates are every event value plus :data:`NEVER_FIRE_THRESHOLD` (a score value that is not
-    an event ties with the next event above it, and ties go to the higher threshold, so the other
-    score values never win); the best raw score wins, ties (within float rounding) go to the
-    higher threshold. ``O(N log N)`` in the number of events.
+    Candidates are the event values of the files given by their :func:`file_events`; the raw score
+    at a threshold ``t`` is the one at the smallest candidate ``>= t``, so candidate ``j`` holds
+    for every threshold in ``(candidates[j-1], candidates[j]]``. ``O(N log N)`` in the events.
     """
     values = np.concatenate([v for v, _ in events]) if events else np.empty(0)
     deltas = np.concatenate([d for _, d in events]) if events else np.empty(0)
@@ -242,7 +242,18 @@ def best_threshold(events: Sequence[tuple[np.ndarray, np.ndarray]], n_windows: i
     # suffix[j] = sum of deltas[j:], i.e. the change once every event with value >= values[j] is on.
     suffix = np.concatenate((np.cumsum(deltas[::-1])[::-1], [0.0]))
     candidates = np.unique(np.concatenate((values, [NEVER_FIRE_THRESHOLD])))
-    totals = base + suffix[np.searchsorted(values, candidates, side="left")]
+    return candidates, base + suffix[np.searchsorted(values, candidates, side="left")]
+
+
+def best_threshold(events: Sequence[tuple[np.ndarray, np.ndarray]], n_windows: int, profile: Profile) -> tuple[float, float]:
+    """The corpus-optimised threshold and its raw score over files given by their :func:`file_events`.
+
+    Candidates are every event value plus :data:`NEVER_FIRE_THRESHOLD` (a score value that is not
+    an event ties with the next event above it, and ties go to the higher threshold, so the other
+    score values never win); the best raw score wins, ties (within float rounding) go to the
+    higher threshold. ``O(N log N)`` in the number of events.
+    """
+    candidates, totals = threshold_sweep(events, n_windows, profile)
     best = float(totals.max())
     tolerance = 1e-9 * max(1.0, abs(best))
     chosen = int(np.flatnonzero(totals >= best - tolerance)[-1])  # candidates ascend: last = highest

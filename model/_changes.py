@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from plumbing.durations import duration_words
+
 from ._scoring import calibrate_threshold
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "change_scores",
     "change_sentence",
     "combine",
+    "run_start",
     "standardise",
     "window_stats",
 ]
@@ -220,15 +223,18 @@ def combine(point: np.ndarray, scores: dict[str, np.ndarray]) -> tuple[np.ndarra
     return best, which
 
 
+def run_start(scores: np.ndarray, row: int) -> int:
+    """The first row of the run of scores ``>= 1`` that ends at ``row`` (1-D ``scores``): where a flagged change began to show."""
+    first = row
+    while first > 0 and scores[first - 1] >= 1.0:
+        first -= 1
+    return first
+
+
 def _window_words(window: int | str | float) -> str:
     if isinstance(window, (int, np.integer)):
         return f"{int(window)} rows"
-    seconds = float(pd.Timedelta(window).total_seconds()) if isinstance(window, str) else float(window)
-    if seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
-    if seconds % 60 == 0:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"
+    return duration_words(float(pd.Timedelta(window).total_seconds()) if isinstance(window, str) else float(window))
 
 
 def change_sentence(

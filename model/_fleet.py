@@ -37,7 +37,7 @@ import pandas as pd
 from sklearn.exceptions import NotFittedError
 
 from . import _format
-from ._changes import COMPONENTS, POINT, calibrate_changes, change_scores, change_sentence, combine, standardise, window_stats
+from ._changes import COMPONENTS, POINT, calibrate_changes, change_scores, change_sentence, combine, run_start, standardise, window_stats
 from ._explain import explain_points, format_value, render_sentences
 from ._linear import LinearBaseline, as_epoch_seconds, cap_exclusions
 from ._scoring import debounce
@@ -223,9 +223,13 @@ class FleetModel:
         z = standardise(residual, window_stats(residual, window, rows, index), model.scale_, settings.enabled())
         return calibrate_changes(z, None, settings)
 
+    def _change_thresholds(self, name: str) -> dict[str, np.ndarray] | None:
+        """Signal ``name``'s change thresholds (component -> per series); None when it has none."""
+        return (getattr(self, "change_thresholds_", None) or {}).get(name)
+
     def _changes(self, name: str, index: pd.DatetimeIndex, residual: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
         """``(z, scores)`` of the change components of signal ``name`` over a frame's residuals; None when they are off."""
-        thresholds = (getattr(self, "change_thresholds_", None) or {}).get(name)
+        thresholds = self._change_thresholds(name)
         components = self.signal_set_.change_settings().enabled()
         if not thresholds or not components:
             return None
@@ -391,7 +395,7 @@ class FleetModel:
             off = self._offsets(name, services)
             yy = y if off is None else y - off
             s = np.asarray(model.decision_function(frame.index, yy, ctx), dtype=np.float64)
-            if getattr(self, "change_thresholds_", None) and name in self.change_thresholds_:
+            if self._change_thresholds(name):  # else no residuals needed (they cost a predict)
                 found = self._changes(name, frame.index, yy - np.asarray(model.predict(frame.index, ctx), dtype=np.float64))
                 if found is not None:
                     s = combine(s, found[1])[0]
@@ -503,9 +507,7 @@ class FleetModel:
                     sentences[i] = f"{sentences[i]}; component {POINT}, score {score_i:.2f}"
                     continue
                 row, col = rows[i], cols[i]
-                first = row  # the first row of this run of the component's flags (in this frame): the change began a window before it
-                while first > 0 and scores[component][first - 1, col] >= 1.0:
-                    first -= 1
+                first = run_start(scores[component][:, col], row)  # this run of the component's flags (in this frame): the change began a window before it
                 start = int(np.searchsorted(t_all, t_all[first] - self.signal_set_.change_window_seconds, side="right"))
                 unit = units[name]
                 sentences[i] = f"{sentences[i]}; " + change_sentence(

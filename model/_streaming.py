@@ -28,7 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ._changes import COMPONENTS, POINT, ChangeSettings, calibrate_changes, change_scores, change_sentence, combine, standardise, window_stats
+from ._changes import COMPONENTS, POINT, ChangeSettings, calibrate_changes, change_scores, change_sentence, combine, run_start, standardise, window_stats
 from ._linear import LinearBaseline, _calibrate_block, _Workspace
 
 __all__ = [
@@ -326,9 +326,7 @@ class StreamingLinear:
                 f"(threshold {threshold[i]:.1f}); component {POINT}, score {score[i]:.2f}"
             )
         z, thresholds, scores = changes
-        first = i  # the first row of this run of the component's flags: the change began a window before it
-        while first > 0 and scores[component][first - 1] >= 1.0:
-            first -= 1
+        first = run_start(scores[component], i)  # the first row of this run of the component's flags: the change began a window before it
         since = when(t[max(0, first - self.change_window_rows + 1)])
         return f"value {x[i]:.4g} vs {expected[i]:.4g} expected: " + change_sentence(
             component, z=float(z[component][i]), threshold=float(thresholds[component][i]), score=float(score[i]),

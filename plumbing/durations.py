@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import re
 
-__all__ = ["UNIT_SECONDS", "duration_arg", "format_duration", "parse_duration"]
+__all__ = ["UNIT_SECONDS", "duration_arg", "duration_words", "format_duration", "parse_duration"]
 
 UNIT_SECONDS: dict[str, float] = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 7 * 86400.0, "y": 365 * 86400.0}
 
@@ -39,6 +39,16 @@ def format_duration(seconds: float) -> str:
     if ms <= 0:
         raise ValueError(f"a duration must be positive, got {seconds}")
     return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+
+
+def duration_words(seconds: float) -> str:
+    """``seconds`` for a sentence: whole hours as ``2 h``, whole minutes as ``10 min``, else ``45 s``."""
+    seconds = float(seconds)
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
 
 
 def duration_arg(text: str) -> float:
