@@ -37,7 +37,7 @@ from scipy.stats import rankdata
 
 from ._nab import DETECTOR_FAILURES, OWN_THRESHOLD, NabInputError, NabSeries, evaluate_nab, file_scores, load_corpus
 from ._nab_score import PROFILES, Profile, best_threshold, file_events, normalised_score, raw_at_threshold, threshold_sweep
-from model._streaming import StreamingLinear
+from model._streaming import DAY_SECONDS, StreamingLinear
 
 __all__ = [
     "FOLDS",
@@ -70,9 +70,9 @@ RULE = "robust"
 
 #: The grid: every combination of these values of :class:`StreamingLinear`'s parameters.
 GRID_AXES: dict[str, tuple[object, ...]] = {
-    "level_rows": (144, 288, 576),
-    "refit_every_rows": (144, 288),
-    "cooldown_rows": (144, 288),
+    "level_seconds": (0.5 * DAY_SECONDS, DAY_SECONDS, 2 * DAY_SECONDS),
+    "refit_every_seconds": (0.5 * DAY_SECONDS, DAY_SECONDS),
+    "cooldown_seconds": (0.5 * DAY_SECONDS, DAY_SECONDS),
     "calibration_factor": (1.0, 1.25),
     "z_floor": (4.0, 5.0),
     "level_shift": (False, True),  # the change components (model._changes), off or on

@@ -12,10 +12,14 @@ Scores follow the kit's convention: ``s >= 0``, ``s >= 1`` means anomalous.
   refitted once a day of rows on the past only, with the change components of
   :mod:`model._changes` (level shift and noise change on by default) beside its point score.
 
-Both share the same alert grouping: after a flag (score >= 1) the next
-:data:`COOLDOWN_ROWS` rows (one day at 5-minute steps) score 0, since the anomaly is already
-raised (NAB's own CAD OSE detector has the same kind of rest period). Configuration is
-fixed at construction, one for every file, and never looks at labels.
+Both share the same alert grouping: after a flag (score >= 1) the rows of the next
+:data:`COOLDOWN_SECONDS` (one day) score 0, since the anomaly is already raised (NAB's own
+CAD OSE detector has the same kind of rest period). Configuration is fixed at construction,
+one for every file, and never looks at labels.
+
+Every span is a time (``*_seconds``), turned into rows per series by its usual step
+(:func:`usual_step_seconds`, the median time between rows): one day is 288 rows of a
+5-minute series and 24 of an hourly one, so the same settings mean the same on both.
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ from ._changes import COMPONENTS, POINT, ChangeSettings, calibrate_changes, chan
 from ._linear import LinearBaseline, _calibrate_block, _Workspace
 
 __all__ = [
-    "COOLDOWN_ROWS",
+    "COOLDOWN_SECONDS",
+    "DAY_SECONDS",
     "DETECTOR_NAMES",
     "MAX_SCORE",
     "StreamingLinear",
@@ -40,10 +45,17 @@ __all__ = [
     "StreamingDetector",
     "StreamingZScore",
     "make_detector",
+    "usual_step_seconds",
 ]
 
-#: Rows after a flag that score 0 (the alert is already raised): one day at 5-minute steps.
-COOLDOWN_ROWS = 288
+DAY_SECONDS = 86_400.0
+HOUR_SECONDS = 3_600.0
+
+#: After a flag the rows of this span score 0 (the alert is already raised): one day.
+COOLDOWN_SECONDS = DAY_SECONDS
+
+#: The step assumed for a series with fewer than two distinct times (NAB's 5 minutes).
+DEFAULT_STEP_SECONDS = 300.0
 
 #: Scores are capped here so that ``s / (1 + s)`` stays a finite number below 1 in float64.
 MAX_SCORE = 1e6
@@ -81,25 +93,26 @@ class StreamingDetector(Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class StreamingZScore:
-    """Rolling z-score of one streaming series against its previous ``window_rows`` rows (12 rows = 1 hour at NAB's 5-minute step).
+    """Rolling z-score of one streaming series against the rows of its previous ``window_seconds`` (one hour: 12 rows at NAB's 5-minute step).
 
     The single-series, row-counted form for NAB; :class:`model.RollingZScore` is the fleet-level
     form over a time window (PromQL's ``avg_over_time``/``stddev_over_time``) for the fleet suite.
 
     ``score = |x_i - mean| / (z_threshold * std)`` with mean and population standard deviation
-    over rows ``i - window_rows .. i - 1``; rows without a full window score 0. A flat window
+    over the ``k`` rows before row ``i`` (the window in rows at the series' usual step); rows without a full window score 0. A flat window
     (std 0) uses a tiny floor, so any change from a flat line scores high. After a flag the
-    next ``cooldown_rows`` rows score 0.
+    rows of the next ``cooldown_seconds`` score 0.
     """
 
-    window_rows: int = 12
+    window_seconds: float = HOUR_SECONDS
     z_threshold: float = 3.0
-    cooldown_rows: int = COOLDOWN_ROWS
+    cooldown_seconds: float = COOLDOWN_SECONDS
     name: str = "zscore"
 
     def run(self, times_seconds: npt.ArrayLike, values: npt.ArrayLike) -> StreamResult:
         x = np.asarray(values, dtype=float)
-        n, k = x.size, self.window_rows
+        step = usual_step_seconds(times_seconds)
+        n, k = x.size, as_rows(self.window_seconds, step)
         score = np.zeros(n)
         expected = np.full(n, np.nan)
         spread = np.full(n, np.nan)
@@ -112,44 +125,45 @@ class StreamingZScore:
             score[k:] = np.minimum(z / self.z_threshold, MAX_SCORE)
             expected[k:] = mean
             spread[k:] = self.z_threshold * std
-        if self.cooldown_rows:
-            score = _cool_down(score, self.cooldown_rows)
+        if self.cooldown_seconds:
+            score = _cool_down(score, as_rows(self.cooldown_seconds, step))
         return StreamResult(score=score, expected=expected, lower=expected - spread, upper=expected + spread)
 
 
 @dataclass(frozen=True, kw_only=True)
 class StreamingLinear:
-    """The kit's linear baseline run as a stream, refitted on the past every ``refit_every_rows``, with change components.
+    """The kit's linear baseline run as a stream, refitted on the past every ``refit_every_seconds``, with change components.
 
     ``expected[i] = level[i] + LinearBaseline.predict(t_i)`` where ``level[i]`` is the median
-    of the ``level_rows`` values before row ``i`` (one day; fewer at the start, at least
-    ``min_level_rows``) and the :class:`~model._linear.LinearBaseline` models the deviation
+    of the values of the ``level_seconds`` before row ``i`` (one day; fewer at the start, at
+    least ``min_level_rows``) and the :class:`~model._linear.LinearBaseline` models the deviation
     from that level with its daily and weekly Fourier terms (each used only once the fitted
     span is long enough: the model's own rule), an optional trend and ``lags`` AR terms on
     past deviations. The model's robust (MAD) scale and per-series tail calibration give the
     point score: ``|residual| / (scale * threshold)``.
 
-    Rows are scored in blocks of ``refit_every_rows`` by a model fitted on the rows before the
-    block (at most ``max_history_rows``; the first fit waits for ``min_history_rows``), so row
+    Rows are scored in blocks of ``refit_every_seconds`` by a model fitted on the rows before the
+    block (at most ``max_history_seconds`` of them; the first fit waits for ``min_history_seconds``), so row
     ``i``'s score comes from a model fitted on rows ``< i``. A fit clips its targets at
     ``fit_clip_sigmas`` robust σ from their median (one glitch of 1e9 would otherwise bend the
     Fourier terms and inflate the robust scale of every later fit that sees it). With
     ``self_cleaning``, rows already flagged are left out of later fits (capped by the model).
 
     **Change components** (:mod:`model._changes`) read the residuals of the last
-    ``change_window_rows`` rows (all scored by earlier fits): ``level_shift`` (their median),
+    ``change_window_seconds`` (all scored by earlier fits): ``level_shift`` (their median),
     ``noise_change`` (their spread against the model's σ) and ``spike`` (a residual against the
     window before it). Each block's thresholds are calibrated on the past rows' statistics
     (``max(floor, calibration_factor × change_quantile)``; ``level_floor``, ``noise_floor``,
-    ``spike_floor``) once ``min_change_history_rows`` of them exist; before that the components
+    ``spike_floor``) once ``min_change_history_seconds`` of them exist; before that the components
     score 0. The row's score is the largest component score; ``StreamResult.component`` names it.
-    After a flag the next ``cooldown_rows`` rows score 0.
+    After a flag the rows of the next ``cooldown_seconds`` score 0. Every span is turned into
+    rows by the series' usual step (:meth:`rows`).
     """
 
-    min_history_rows: int = 144
-    refit_every_rows: int = 288
-    max_history_rows: int = 8064
-    level_rows: int = 288
+    min_history_seconds: float = 0.5 * DAY_SECONDS
+    refit_every_seconds: float = DAY_SECONDS
+    max_history_seconds: float = 28 * DAY_SECONDS
+    level_seconds: float = DAY_SECONDS
     min_level_rows: int = 12
     lags: int = 0
     daily_order: int = 4
@@ -163,14 +177,28 @@ class StreamingLinear:
     level_shift: bool = True
     noise_change: bool = True
     spike: bool = False
-    change_window_rows: int = 12
+    change_window_seconds: float = HOUR_SECONDS
     level_floor: float = 4.0
     noise_floor: float = 2.0
     spike_floor: float = 6.0
     change_quantile: float = 0.999
-    min_change_history_rows: int = 576
-    cooldown_rows: int = COOLDOWN_ROWS
+    min_change_history_seconds: float = 2 * DAY_SECONDS
+    cooldown_seconds: float = COOLDOWN_SECONDS
     name: str = "linear"
+
+    def rows(self, times_seconds: npt.ArrayLike) -> "SpanRows":
+        """This detector's spans in rows of the series at ``times_seconds`` (its usual step)."""
+        step = usual_step_seconds(times_seconds)
+        return SpanRows(
+            step_seconds=step,
+            min_history=as_rows(self.min_history_seconds, step),
+            refit_every=as_rows(self.refit_every_seconds, step),
+            max_history=as_rows(self.max_history_seconds, step),
+            level=as_rows(self.level_seconds, step),
+            change_window=as_rows(self.change_window_seconds, step),
+            min_change_history=as_rows(self.min_change_history_seconds, step),
+            cooldown=as_rows(self.cooldown_seconds, step) if self.cooldown_seconds else 0,
+        )
 
     def _model(self):
         return LinearBaseline(
@@ -245,7 +273,8 @@ class StreamingLinear:
     def run(self, times_seconds: npt.ArrayLike, values: npt.ArrayLike) -> StreamResult:
         t = np.asarray(times_seconds, dtype=float)
         x = np.asarray(values, dtype=float)
-        n, h = x.size, self.level_rows
+        rows = self.rows(t)
+        n, h = x.size, rows.level
         with np.errstate(over="ignore", invalid="ignore"):
             level = _recent_median(x, h, self.min_level_rows)
             target = (x - level)[:, None]
@@ -258,10 +287,10 @@ class StreamingLinear:
         flagged = np.zeros((n, 1), dtype=bool)
         known = self.min_level_rows + self.lags  # first row with a target and its context
         blocks = []
-        for start in range(known + self.min_history_rows, n, self.refit_every_rows):
+        for start in range(known + rows.min_history, n, rows.refit_every):
             # Rows whose level saw a full window fit better; use only them once there are enough.
-            settled = self.level_rows + self.lags if start - self.level_rows - self.lags >= self.min_history_rows else known
-            lo, stop = max(settled, start - self.max_history_rows), min(n, start + self.refit_every_rows)
+            settled = rows.level + self.lags if start - rows.level - self.lags >= rows.min_history else known
+            lo, stop = max(settled, start - rows.max_history), min(n, start + rows.refit_every)
             fit_target = self._clipped(target[lo:start])
             if np.isfinite(fit_target).sum() < 2:
                 continue
@@ -281,23 +310,23 @@ class StreamingLinear:
             threshold[start:stop] = model.threshold_[0]
             flagged[start:stop, 0] = point[start:stop] >= 1.0
             blocks.append((start, stop))
-        score, which, changes = self._with_changes(point, residual, sigma, blocks)
-        if self.cooldown_rows:
-            score = _cool_down(score, self.cooldown_rows)
+        score, which, changes = self._with_changes(point, residual, sigma, blocks, rows)
+        if rows.cooldown:
+            score = _cool_down(score, rows.cooldown)
         component = np.where(score > 0, np.asarray(COMPONENTS, dtype=object)[which], "")
         explanations = {
-            int(i): self._sentence(int(i), component[i], t, x, expected, residual, sigma, threshold, score, changes)
+            int(i): self._sentence(int(i), component[i], t, x, expected, residual, sigma, threshold, score, changes, rows)
             for i in np.flatnonzero(score >= 1.0)
         }
         return StreamResult(score=score, expected=expected, lower=lower, upper=upper, component=component, explanations=explanations)
 
-    def _with_changes(self, point: np.ndarray, residual: np.ndarray, sigma: np.ndarray, blocks: list[tuple[int, int]]):
+    def _with_changes(self, point: np.ndarray, residual: np.ndarray, sigma: np.ndarray, blocks: list[tuple[int, int]], rows: "SpanRows"):
         """The point score combined with the change components: ``(score, component index, (z, thresholds, scores))``."""
         settings = self.change_settings()
         components = settings.enabled()
         if not components or not blocks:
             return point, np.zeros(point.shape, dtype=np.int8), None
-        w = self.change_window_rows
+        w = rows.change_window
         # each residual in the robust sigmas of the fit that scored it (a window may span two fits)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             unit = residual / sigma
@@ -306,9 +335,9 @@ class StreamingLinear:
         thresholds = {c: np.full(point.shape, np.inf) for c in components}
         first = blocks[0][0]
         for start, stop in blocks:
-            past = slice(max(first, start - self.max_history_rows), start)
+            past = slice(max(first, start - rows.max_history), start)
             have = np.isfinite(z[components[0]][past]).sum()
-            if have < self.min_change_history_rows:
+            if have < rows.min_change_history:
                 continue
             found = calibrate_changes({c: z[c][past][:, None] for c in components}, None, settings)
             for c in components:
@@ -317,7 +346,7 @@ class StreamingLinear:
         combined, which = combine(point, scores)
         return np.minimum(combined, MAX_SCORE), which, (z, thresholds, scores)
 
-    def _sentence(self, i, component, t, x, expected, residual, sigma, threshold, score, changes) -> str:
+    def _sentence(self, i, component, t, x, expected, residual, sigma, threshold, score, changes, rows) -> str:
         """Row ``i``'s flag in words, from its component's own numbers."""
         when = lambda s: pd.Timestamp(s, unit="s", tz="UTC").strftime("%Y-%m-%d %H:%M")  # noqa: E731
         if component == POINT or changes is None:
@@ -327,12 +356,45 @@ class StreamingLinear:
             )
         z, thresholds, scores = changes
         first = run_start(scores[component], i)  # the first row of this run of the component's flags: the change began a window before it
-        since = when(t[max(0, first - self.change_window_rows + 1)])
+        since = when(t[max(0, first - rows.change_window + 1)])
         return f"value {x[i]:.4g} vs {expected[i]:.4g} expected: " + change_sentence(
             component, z=float(z[component][i]), threshold=float(thresholds[component][i]), score=float(score[i]),
-            sigma=float(sigma[i]), expected=float(expected[i]), since=since, window=self.change_window_rows,
+            sigma=float(sigma[i]), expected=float(expected[i]), since=since, window=rows.change_window,
             fmt=lambda v, signed=False: f"{v:+.4g}" if signed else f"{v:.4g}",
         )
+
+
+@dataclass(frozen=True)
+class SpanRows:
+    """A streaming detector's spans in rows of one series (:meth:`StreamingLinear.rows`)."""
+
+    step_seconds: float
+    min_history: int
+    refit_every: int
+    max_history: int
+    level: int
+    change_window: int
+    min_change_history: int
+    cooldown: int
+
+
+def usual_step_seconds(times_seconds: npt.ArrayLike) -> float:
+    """The series' usual step: the median of its positive time differences (:data:`DEFAULT_STEP_SECONDS` with none).
+
+    The median, so that gaps, duplicate timestamps and a timestamp going back (real data's
+    quirks) do not move it.
+    """
+    t = np.asarray(times_seconds, dtype=float)
+    d = np.diff(t[np.isfinite(t)])
+    d = d[d > 0]
+    return float(np.median(d)) if d.size else DEFAULT_STEP_SECONDS
+
+
+def as_rows(seconds: float, step_seconds: float) -> int:
+    """A span in rows at ``step_seconds`` (rounded, at least 1)."""
+    if not (np.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"a span must be a positive number of seconds, got {seconds!r}")
+    return max(1, int(round(seconds / step_seconds)))
 
 
 def _recent_median(x: np.ndarray, rows: int, min_rows: int) -> np.ndarray:

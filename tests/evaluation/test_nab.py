@@ -106,11 +106,11 @@ def test_linear_flags_a_spike_once_its_fit_covers_two_days():
 
 def test_zscore_is_the_distance_from_the_last_hour_in_three_sigmas():
     x = np.array([1.0, 2.0] * 6 + [4.0, 1.5])  # last hour: mean 1.5, std 0.5
-    score = StreamingZScore(cooldown_rows=0).run(np.arange(x.size) * STEP, x).score
+    score = StreamingZScore(cooldown_seconds=0).run(np.arange(x.size) * STEP, x).score
     assert score[:12].tolist() == [0.0] * 12
     assert score[12] == pytest.approx((4.0 - 1.5) / (3 * 0.5))
     # after a flag, the next rows score 0 for the cool-down
-    assert StreamingZScore(cooldown_rows=1).run(np.arange(x.size) * STEP, x).score[13] == 0.0
+    assert StreamingZScore(cooldown_seconds=STEP).run(np.arange(x.size) * STEP, x).score[13] == 0.0
 
 
 def test_scores_map_to_unit_interval_with_own_threshold_one_half():

@@ -20,7 +20,11 @@ from model._streaming import StreamingLinear
 
 STEP = 300
 #: Two configurations that differ where it shows: the rest period and the level window.
-SMALL_GRID = ({"cooldown_rows": 288, "level_rows": 288}, {"cooldown_rows": 12, "level_rows": 72}, {"cooldown_rows": 24, "level_rows": 72, "z_floor": 5.0})
+SMALL_GRID = (
+    {"cooldown_seconds": 288 * STEP, "level_seconds": 288 * STEP},
+    {"cooldown_seconds": 12 * STEP, "level_seconds": 72 * STEP},
+    {"cooldown_seconds": 24 * STEP, "level_seconds": 72 * STEP, "z_floor": 5.0},
+)
 
 
 def write_corpus(root: Path, n_files: int = 8) -> tuple[Path, Path]:

@@ -44,12 +44,13 @@ def test_a_level_shift_too_small_for_any_point_is_flagged_and_named():
     x[4500:] += 10.0
     det = StreamingLinear(noise_change=False)
     found = det.run(t, x)
+    window = det.rows(t).change_window
     flags = np.flatnonzero(found.score >= 1)
     first = flags[flags >= 4500][0]
-    assert first < 4500 + 2 * det.change_window_rows and found.component[first] == "level shift"
+    assert first < 4500 + 2 * window and found.component[first] == "level shift"
     assert "level up" in found.explanations[first] and "component level shift" in found.explanations[first]
     off = StreamingLinear(level_shift=False, noise_change=False).run(t, x)
-    assert not (off.score[4500 : 4500 + 2 * det.change_window_rows] >= 1).any()
+    assert not (off.score[4500 : 4500 + 2 * window] >= 1).any()
 
 
 def test_a_noise_change_is_flagged_and_named():
