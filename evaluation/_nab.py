@@ -31,7 +31,7 @@ import pandas as pd
 
 from plumbing.errors import short
 
-from ._nab_read import Quirk, UnscorableFile, file_order_window_rows, read_raw_series
+from ._nab_read import Quirk, UnscorableFile, coarsen, file_order_window_rows, read_raw_series
 from ._nab_score import PROFILES, normalised_score, optimise_threshold, score_corpus, window_rows
 from model._streaming import StreamingDetector, StreamResult
 
@@ -182,8 +182,10 @@ def read_series(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
     return raw.timestamps, raw.values
 
 
-def _load_one(data_dir: Path, key: str, spans: list[tuple[str, str]]) -> NabSeries:
+def _load_one(data_dir: Path, key: str, spans: list[tuple[str, str]], every_seconds: float | None = None) -> NabSeries:
     raw = read_raw_series(data_dir / key, key)
+    if every_seconds is not None:
+        raw = coarsen(raw, every_seconds)
     try:
         if np.all(raw.timestamps[1:] >= raw.timestamps[:-1]):
             rows = window_rows(raw.timestamps, spans)
@@ -195,15 +197,23 @@ def _load_one(data_dir: Path, key: str, spans: list[tuple[str, str]]) -> NabSeri
                      carried=raw.carried, quirks=raw.quirks)
 
 
-def load_corpus(data_dir: str | os.PathLike[str], windows_path: str | os.PathLike[str]) -> Corpus:
-    """Every file the windows file lists, read as it comes; the files that cannot be scored are named with their reason."""
+def load_corpus(
+    data_dir: str | os.PathLike[str], windows_path: str | os.PathLike[str], *, every_seconds: float | None = None
+) -> Corpus:
+    """Every file the windows file lists, read as it comes; the files that cannot be scored are named with their reason.
+
+    With ``every_seconds``, each file is averaged into buckets of that span first
+    (:func:`evaluation._nab_read.coarsen`; the windows keep their times).
+    """
+    if every_seconds is not None and not (np.isfinite(every_seconds) and every_seconds > 0):
+        raise NabInputError(f"every_seconds must be a positive number of seconds, got {every_seconds!r}")
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise NabInputError(f"data folder {data_dir} does not exist")
     series, not_scored = [], []
     for key, spans in sorted(read_windows(windows_path).items()):
         try:
-            series.append(_load_one(data_dir, key, spans))
+            series.append(_load_one(data_dir, key, spans, every_seconds))
         except UnscorableFile as exc:
             not_scored.append((key, str(exc)))
     return Corpus(series=tuple(series), not_scored=tuple(not_scored))
@@ -365,14 +375,17 @@ def evaluate_nab(
     detector: StreamingDetector,
     results_dir: str | os.PathLike[str] | None = None,
     plots: bool = True,
+    every_seconds: float | None = None,
     progress: Progress | None = None,
 ) -> dict[str, object]:
     """Run, score and write results for one detector; returns the JSON-ready report.
 
+    ``every_seconds``: average each file into buckets of that span first (:func:`load_corpus`).
+
     Raises :class:`NabInputError` only when nothing can be scored (no data folder, a malformed
     windows file, no scorable file, or no window in the files scored).
     """
-    corpus = load_corpus(data_dir, windows_path)
+    corpus = load_corpus(data_dir, windows_path, every_seconds=every_seconds)
     out_dir = Path(results_dir) if results_dir is not None else default_results_dir()
     scored = None if progress is None else (lambda done, total, key: progress(done, total, f"{detector.name} scored {key}"))
     failures: list[tuple[str, str]] = []
@@ -392,4 +405,4 @@ def evaluate_nab(
             plot_result(csv_path.with_suffix(".png"), r, detector_name=detector.name, thresholds=report["thresholds"])
         if progress is not None:
             progress(done, len(results), f"written {csv_path}")
-    return {"detector": detector.name, **report, **reading, "results_dir": str(out_dir / detector.name)}
+    return {"detector": detector.name, **report, **reading, "every_seconds": every_seconds, "results_dir": str(out_dir / detector.name)}

@@ -70,6 +70,7 @@ RULE = "robust"
 
 #: The grid: every combination of these values of :class:`StreamingLinear`'s parameters.
 GRID_AXES: dict[str, tuple[object, ...]] = {
+    "min_history_seconds": (0.5 * DAY_SECONDS, DAY_SECONDS, 2 * DAY_SECONDS),  # the warm-up before the first fit
     "level_seconds": (0.5 * DAY_SECONDS, DAY_SECONDS, 2 * DAY_SECONDS),
     "refit_every_seconds": (0.5 * DAY_SECONDS, DAY_SECONDS),
     "cooldown_seconds": (0.5 * DAY_SECONDS, DAY_SECONDS),

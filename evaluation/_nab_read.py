@@ -48,6 +48,7 @@ __all__ = [
     "Quirk",
     "RawSeries",
     "UnscorableFile",
+    "coarsen",
     "file_order_window_rows",
     "parse_series",
     "read_raw_series",
@@ -296,3 +297,27 @@ def file_order_window_rows(timestamps: np.ndarray, windows: list[tuple[str, str]
         if l1 <= r0:
             raise ValueError("windows overlap")
     return spans
+
+
+def coarsen(raw: RawSeries, every_seconds: float) -> RawSeries:
+    """``raw`` averaged into buckets of ``every_seconds`` (how the same series looks at a coarser step).
+
+    A row's bucket is its timestamp floored to a multiple of ``every_seconds`` (from the epoch);
+    buckets come out in time order, each at its start time, with the mean of its usable values
+    (carried values left out); a bucket with none is carried. The file's quirks stay as read.
+    """
+    if not (np.isfinite(every_seconds) and every_seconds > 0):
+        raise ValueError(f"every_seconds must be a positive number of seconds, got {every_seconds!r}")
+    step_ns = int(round(every_seconds * 1e9))
+    bucket = raw.timestamps.astype("datetime64[ns]").astype(np.int64) // step_ns
+    usable = ~raw.carried
+    frame = pd.DataFrame({"bucket": bucket, "value": np.where(usable, raw.values, np.nan)})
+    mean = frame.groupby("bucket", sort=True)["value"].mean()
+    keys = mean.index.to_numpy(dtype=np.int64)
+    values = mean.to_numpy(dtype=float)
+    carried = ~np.isfinite(values)
+    if carried.any():  # carry the last usable mean forward (a leading empty bucket takes the first usable one)
+        values = pd.Series(values).ffill().bfill().to_numpy()
+    return RawSeries(
+        timestamps=(keys * step_ns).astype("datetime64[ns]"), values=values, carried=carried, quirks=raw.quirks
+    )

@@ -12,6 +12,7 @@ import json
 import sys
 from typing import Any, Mapping
 
+from plumbing.durations import duration_arg, duration_words
 from plumbing.errors import UsageError
 
 __all__ = ["NAB_DETECTORS", "register_nab", "render_markdown", "render_quirks", "run_nab"]
@@ -84,6 +85,16 @@ def register_nab(evaluate_subparsers: Any) -> None:
         help="processes for --select cv (default: 2 when the machine is idle, else 1; the result does not depend on it)",
     )
     parser.add_argument(
+        "--every",
+        type=duration_arg,
+        default=None,
+        metavar="DURATION",
+        help=(
+            "average each file into buckets of this span first (e.g. 30m, 1h; the windows keep their times): how the "
+            "detector holds when the same series arrive at a coarser step (not with --select cv)"
+        ),
+    )
+    parser.add_argument(
         "--with-quirky-copies",
         metavar="DIR",
         default=None,
@@ -107,6 +118,10 @@ def run_nab(args: argparse.Namespace) -> int:
 
     if args.select == "cv" and args.detector != "linear":
         raise UsageError(f"--select cv tunes the linear detector's settings; --detector is {args.detector!r}, allowed: linear")
+    if args.every is not None and args.every <= 0:
+        raise UsageError(f"--every must be a positive duration, got {args.every:g} s")
+    if args.every is not None and args.select == "cv":
+        raise UsageError("--every applies to a plain run; --select cv cross-validates on the files as they are (allowed: --select none)")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     for name, value in (("--folds", args.folds), *(("--also-folds", k) for k in args.also_folds)):
@@ -136,6 +151,7 @@ def run_nab(args: argparse.Namespace) -> int:
                 detector=make_detector(args.detector),
                 results_dir=args.results_dir,
                 plots=not args.no_plots,
+                every_seconds=args.every,
                 progress=_progress,
             )
     except NabInputError as exc:
@@ -151,7 +167,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     """The report as a short markdown table, one row per NAB profile."""
     lines = [
         f"NAB scores of `{report['detector']}` on {report['files']} files, {report['windows']} windows "
-        f"(0 = never fires, 100 = perfect)",
+        f"(0 = never fires, 100 = perfect)"
+        + (f"; each file averaged into {duration_words(report['every_seconds'])} buckets" if report.get("every_seconds") else ""),
         "",
         f"Scored {report['files_scored']} of {report['files_listed']} files.",
         *(f"- not scored: `{item['file']}`: {item['reason']}" for item in report["not_scored"]),
