@@ -99,12 +99,14 @@ class StreamingZScore:
     form over a time window (PromQL's ``avg_over_time``/``stddev_over_time``) for the fleet suite.
 
     ``score = |x_i - mean| / (z_threshold * std)`` with mean and population standard deviation
-    over the ``k`` rows before row ``i`` (the window in rows at the series' usual step); rows without a full window score 0. A flat window
+    over the ``k`` rows before row ``i`` (the window in rows at the series' usual step, at least
+    ``min_window_rows``: a standard deviation needs rows); rows without a full window score 0. A flat window
     (std 0) uses a tiny floor, so any change from a flat line scores high. After a flag the
     rows of the next ``cooldown_seconds`` score 0.
     """
 
     window_seconds: float = HOUR_SECONDS
+    min_window_rows: int = 12
     z_threshold: float = 3.0
     cooldown_seconds: float = COOLDOWN_SECONDS
     name: str = "zscore"
@@ -112,7 +114,7 @@ class StreamingZScore:
     def run(self, times_seconds: npt.ArrayLike, values: npt.ArrayLike) -> StreamResult:
         x = np.asarray(values, dtype=float)
         step = usual_step_seconds(times_seconds)
-        n, k = x.size, as_rows(self.window_seconds, step)
+        n, k = x.size, max(as_rows(self.window_seconds, step), self.min_window_rows)
         score = np.zeros(n)
         expected = np.full(n, np.nan)
         spread = np.full(n, np.nan)
