@@ -9,8 +9,9 @@ Scores follow the kit's convention: ``s >= 0``, ``s >= 1`` means anomalous.
   ``|z| > 3`` scores above 1.
 - :class:`StreamingLinear` (``linear``): the kit's interpretable linear baseline
   (:class:`model._linear.LinearBaseline`, the same model class as the fleet detector)
-  refitted once a day of rows on the past only, with the change components of
-  :mod:`model._changes` (level shift and noise change on by default) beside its point score.
+  refitted every half day on the past only, with the change components of
+  :mod:`model._changes` beside its point score (the noise change on by default, the level shift
+  off: the defaults are the configuration cross-validation chose, :mod:`evaluation._nab_cv`).
 
 Both share the same alert grouping: after a flag (score >= 1) the rows of the next
 :data:`COOLDOWN_SECONDS` (one day) score 0, since the anomaly is already raised (NAB's own
@@ -162,21 +163,21 @@ class StreamingLinear:
     rows by the series' usual step (:meth:`rows`).
     """
 
-    min_history_seconds: float = 0.5 * DAY_SECONDS
-    refit_every_seconds: float = DAY_SECONDS
+    min_history_seconds: float = 2 * DAY_SECONDS
+    refit_every_seconds: float = 0.5 * DAY_SECONDS
     max_history_seconds: float = 28 * DAY_SECONDS
-    level_seconds: float = DAY_SECONDS
+    level_seconds: float = 0.5 * DAY_SECONDS
     min_level_rows: int = 12
     lags: int = 0
     daily_order: int = 4
     weekly_order: int = 3
     trend: bool = False
-    z_floor: float = 4.0
+    z_floor: float = 5.0
     calibration_quantile: float = 0.999
     calibration_factor: float = 1.25
     self_cleaning: bool = False
     fit_clip_sigmas: float = 50.0
-    level_shift: bool = True
+    level_shift: bool = False
     noise_change: bool = True
     spike: bool = False
     change_window_seconds: float = HOUR_SECONDS

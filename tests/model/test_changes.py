@@ -42,14 +42,16 @@ def test_a_level_shift_too_small_for_any_point_is_flagged_and_named():
     # heavy-tailed noise: the point threshold is calibrated far out (about 20 sigma), a step of 10 stays under it
     t, x = _series(seed=1, heavy=True)
     x[4500:] += 10.0
-    det = StreamingLinear(noise_change=False)
+    # a one-day level window (the rolling median a shift must outrun: half a day catches up within hours), and no
+    # rest period (heavy-tailed noise flags now and then, and a flag just before the step would silence it)
+    det = StreamingLinear(level_shift=True, noise_change=False, level_seconds=86400.0, cooldown_seconds=0)
     found = det.run(t, x)
     window = det.rows(t).change_window
     flags = np.flatnonzero(found.score >= 1)
     first = flags[flags >= 4500][0]
     assert first < 4500 + 2 * window and found.component[first] == "level shift"
     assert "level up" in found.explanations[first] and "component level shift" in found.explanations[first]
-    off = StreamingLinear(level_shift=False, noise_change=False).run(t, x)
+    off = StreamingLinear(level_shift=False, noise_change=False, level_seconds=86400.0, cooldown_seconds=0).run(t, x)
     assert not (off.score[4500 : 4500 + 2 * window] >= 1).any()
 
 
