@@ -31,7 +31,7 @@ import pandas as pd
 
 from plumbing.errors import short
 
-from ._nab_read import Quirk, UnscorableFile, coarsen, file_order_window_rows, read_raw_series
+from ._nab_read import EVERY_RANGE_SECONDS, Quirk, UnscorableFile, coarsen, file_order_window_rows, read_raw_series
 from ._nab_score import PROFILES, normalised_score, optimise_threshold, score_corpus, window_rows
 from model._streaming import StreamingDetector, StreamResult
 
@@ -205,8 +205,9 @@ def load_corpus(
     With ``every_seconds``, each file is averaged into buckets of that span first
     (:func:`evaluation._nab_read.coarsen`; the windows keep their times).
     """
-    if every_seconds is not None and not (np.isfinite(every_seconds) and every_seconds > 0):
-        raise NabInputError(f"every_seconds must be a positive number of seconds, got {every_seconds!r}")
+    low, high = EVERY_RANGE_SECONDS
+    if every_seconds is not None and not (np.isfinite(every_seconds) and low <= every_seconds <= high):
+        raise NabInputError(f"every_seconds must be from {low:g} to {high:g} seconds (1 s to about ten years), got {every_seconds!r}")
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise NabInputError(f"data folder {data_dir} does not exist")

@@ -47,6 +47,7 @@ __all__ = [
     "SHORT_FILE_ROWS",
     "Quirk",
     "RawSeries",
+    "EVERY_RANGE_SECONDS",
     "UnscorableFile",
     "coarsen",
     "file_order_window_rows",
@@ -299,25 +300,39 @@ def file_order_window_rows(timestamps: np.ndarray, windows: list[tuple[str, str]
     return spans
 
 
+#: The spans ``--every`` accepts: from one second to about ten years.
+EVERY_RANGE_SECONDS = (1.0, 3650 * 86_400.0)
+
+
 def coarsen(raw: RawSeries, every_seconds: float) -> RawSeries:
     """``raw`` averaged into buckets of ``every_seconds`` (how the same series looks at a coarser step).
 
-    A row's bucket is its timestamp floored to a multiple of ``every_seconds`` (from the epoch);
-    buckets come out in time order, each at its start time, with the mean of its usable values
-    (carried values left out); a bucket with none is carried. The file's quirks stay as read.
+    A row's bucket is its timestamp floored to a multiple of ``every_seconds`` (from the epoch).
+    Rows stay in file order, as everywhere in the reader: each run of consecutive rows in the same
+    bucket becomes one row at the bucket's start, so a timestamp going back starts a new bucket
+    (nothing is averaged with a row that comes later in the file). Its value is the mean of the
+    run's usable values (carried ones left out; computed as a sum of ``v / n``, so two values of
+    1e308 average to 1e308, not to infinity); a run with none is carried (the last usable mean,
+    the row scores 0), and runs before the first usable value are skipped, as the reader skips
+    leading unusable rows. The file's quirks stay as read: their rows are the file's.
     """
-    if not (np.isfinite(every_seconds) and every_seconds > 0):
-        raise ValueError(f"every_seconds must be a positive number of seconds, got {every_seconds!r}")
+    low, high = EVERY_RANGE_SECONDS
+    if not (np.isfinite(every_seconds) and low <= every_seconds <= high):
+        raise ValueError(f"every_seconds must be from {low:g} to {high:g} seconds, got {every_seconds!r}")
     step_ns = int(round(every_seconds * 1e9))
     bucket = raw.timestamps.astype("datetime64[ns]").astype(np.int64) // step_ns
+    starts = np.flatnonzero(np.concatenate(([True], bucket[1:] != bucket[:-1]))) if bucket.size else np.zeros(0, dtype=int)
+    run = np.cumsum(np.isin(np.arange(bucket.size), starts)) - 1  # the run (output row) of each input row
     usable = ~raw.carried
-    frame = pd.DataFrame({"bucket": bucket, "value": np.where(usable, raw.values, np.nan)})
-    mean = frame.groupby("bucket", sort=True)["value"].mean()
-    keys = mean.index.to_numpy(dtype=np.int64)
-    values = mean.to_numpy(dtype=float)
-    carried = ~np.isfinite(values)
-    if carried.any():  # carry the last usable mean forward (a leading empty bucket takes the first usable one)
-        values = pd.Series(values).ffill().bfill().to_numpy()
+    count = np.bincount(run[usable], minlength=starts.size).astype(float)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        share = np.where(usable, raw.values / np.maximum(count[run], 1.0), 0.0)
+    values = np.bincount(run, weights=share, minlength=starts.size)
+    carried = count == 0
+    first = int(np.argmax(~carried)) if (~carried).any() else starts.size
+    keys, values, carried = bucket[starts][first:], values[first:], carried[first:]
+    if carried.any():  # the last usable mean, carried forward
+        values = pd.Series(np.where(carried, np.nan, values)).ffill().to_numpy()
     return RawSeries(
         timestamps=(keys * step_ns).astype("datetime64[ns]"), values=values, carried=carried, quirks=raw.quirks
     )

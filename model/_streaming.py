@@ -5,7 +5,7 @@ depends on rows ``<= i`` only, and anything fitted that it uses was fitted on ro
 Scores follow the kit's convention: ``s >= 0``, ``s >= 1`` means anomalous.
 
 - :class:`StreamingZScore` (``zscore``): the PromQL recording-rule way, a rolling mean and
-  standard deviation over the previous hour of rows (12 rows at NAB's 5-minute step),
+  standard deviation over the previous hour of rows (12 rows at NAB's 5-minute step; at least 12 rows at any step),
   ``|z| > 3`` scores above 1.
 - :class:`StreamingLinear` (``linear``): the kit's interpretable linear baseline
   (:class:`model._linear.LinearBaseline`, the same model class as the fleet detector)
@@ -20,7 +20,10 @@ one for every file, and never looks at labels.
 
 Every span is a time (``*_seconds``), turned into rows per series by its usual step
 (:func:`usual_step_seconds`, the median time between rows): one day is 288 rows of a
-5-minute series and 24 of an hourly one, so the same settings mean the same on both.
+5-minute series and 24 of an hourly one, so the same settings mean the same on both. Where a
+statistic needs a few rows whatever the step, a floor in rows says so (``min_window_rows``,
+``min_level_rows``, ``min_change_window_rows``, ``min_fit_rows``): on an hourly series the
+one-hour change window reads 6 rows, not 1.
 """
 
 from __future__ import annotations
@@ -138,22 +141,24 @@ class StreamingLinear:
     """The kit's linear baseline run as a stream, refitted on the past every ``refit_every_seconds``, with change components.
 
     ``expected[i] = level[i] + LinearBaseline.predict(t_i)`` where ``level[i]`` is the median
-    of the values of the ``level_seconds`` before row ``i`` (one day; fewer at the start, at
-    least ``min_level_rows``) and the :class:`~model._linear.LinearBaseline` models the deviation
+    of the values of the ``level_seconds`` before row ``i`` (half a day; fewer at the start, at
+    least ``min_level_rows`` or the whole window if it is shorter) and the :class:`~model._linear.LinearBaseline` models the deviation
     from that level with its daily and weekly Fourier terms (each used only once the fitted
     span is long enough: the model's own rule), an optional trend and ``lags`` AR terms on
     past deviations. The model's robust (MAD) scale and per-series tail calibration give the
     point score: ``|residual| / (scale * threshold)``.
 
     Rows are scored in blocks of ``refit_every_seconds`` by a model fitted on the rows before the
-    block (at most ``max_history_seconds`` of them; the first fit waits for ``min_history_seconds``), so row
+    block (at most ``max_history_seconds`` of them; the first fit waits for ``min_history_seconds``
+    and at least ``min_fit_rows`` rows), so row
     ``i``'s score comes from a model fitted on rows ``< i``. A fit clips its targets at
     ``fit_clip_sigmas`` robust σ from their median (one glitch of 1e9 would otherwise bend the
     Fourier terms and inflate the robust scale of every later fit that sees it). With
     ``self_cleaning``, rows already flagged are left out of later fits (capped by the model).
 
     **Change components** (:mod:`model._changes`) read the residuals of the last
-    ``change_window_seconds`` (all scored by earlier fits): ``level_shift`` (their median),
+    ``change_window_seconds`` (at least ``min_change_window_rows``: a median and a spread need a
+    few residuals; all scored by earlier fits): ``level_shift`` (their median),
     ``noise_change`` (their spread against the model's σ) and ``spike`` (a residual against the
     window before it). Each block's thresholds are calibrated on the past rows' statistics
     (``max(floor, calibration_factor × change_quantile)``; ``level_floor``, ``noise_floor``,
@@ -164,6 +169,7 @@ class StreamingLinear:
     """
 
     min_history_seconds: float = 2 * DAY_SECONDS
+    min_fit_rows: int = 24
     refit_every_seconds: float = 0.5 * DAY_SECONDS
     max_history_seconds: float = 28 * DAY_SECONDS
     level_seconds: float = 0.5 * DAY_SECONDS
@@ -181,6 +187,7 @@ class StreamingLinear:
     noise_change: bool = True
     spike: bool = False
     change_window_seconds: float = HOUR_SECONDS
+    min_change_window_rows: int = 6
     level_floor: float = 4.0
     noise_floor: float = 2.0
     spike_floor: float = 6.0
@@ -194,11 +201,11 @@ class StreamingLinear:
         step = usual_step_seconds(times_seconds)
         return SpanRows(
             step_seconds=step,
-            min_history=as_rows(self.min_history_seconds, step),
+            min_history=max(as_rows(self.min_history_seconds, step), self.min_fit_rows),
             refit_every=as_rows(self.refit_every_seconds, step),
             max_history=as_rows(self.max_history_seconds, step),
             level=as_rows(self.level_seconds, step),
-            change_window=as_rows(self.change_window_seconds, step),
+            change_window=max(as_rows(self.change_window_seconds, step), self.min_change_window_rows),
             min_change_history=as_rows(self.min_change_history_seconds, step),
             cooldown=as_rows(self.cooldown_seconds, step) if self.cooldown_seconds else 0,
         )
@@ -279,7 +286,7 @@ class StreamingLinear:
         rows = self.rows(t)
         n, h = x.size, rows.level
         with np.errstate(over="ignore", invalid="ignore"):
-            level = _recent_median(x, h, self.min_level_rows)
+            level = _recent_median(x, h, min(self.min_level_rows, h))
             target = (x - level)[:, None]
         context = np.full((n, 1, self.lags), np.nan)
         for k in range(1, self.lags + 1):
@@ -288,7 +295,7 @@ class StreamingLinear:
         expected, lower, upper = (np.full(n, np.nan) for _ in range(3))
         residual, sigma, threshold = (np.full(n, np.nan) for _ in range(3))
         flagged = np.zeros((n, 1), dtype=bool)
-        known = self.min_level_rows + self.lags  # first row with a target and its context
+        known = min(self.min_level_rows, h) + self.lags  # first row with a target and its context
         blocks = []
         for start in range(known + rows.min_history, n, rows.refit_every):
             # Rows whose level saw a full window fit better; use only them once there are enough.
@@ -394,10 +401,10 @@ def usual_step_seconds(times_seconds: npt.ArrayLike) -> float:
 
 
 def as_rows(seconds: float, step_seconds: float) -> int:
-    """A span in rows at ``step_seconds`` (rounded, at least 1)."""
+    """A span in rows at ``step_seconds`` (rounded half up, at least 1)."""
     if not (np.isfinite(seconds) and seconds > 0):
         raise ValueError(f"a span must be a positive number of seconds, got {seconds!r}")
-    return max(1, int(round(seconds / step_seconds)))
+    return max(1, int(np.floor(seconds / step_seconds + 0.5)))
 
 
 def _recent_median(x: np.ndarray, rows: int, min_rows: int) -> np.ndarray:

@@ -118,8 +118,8 @@ def run_nab(args: argparse.Namespace) -> int:
 
     if args.select == "cv" and args.detector != "linear":
         raise UsageError(f"--select cv tunes the linear detector's settings; --detector is {args.detector!r}, allowed: linear")
-    if args.every is not None and args.every <= 0:
-        raise UsageError(f"--every must be a positive duration, got {args.every:g} s")
+    if args.every is not None and not 1.0 <= args.every <= 3650 * 86_400.0:
+        raise UsageError(f"--every must be from 1s to 3650d, got {args.every:g} s")
     if args.every is not None and args.select == "cv":
         raise UsageError("--every applies to a plain run; --select cv cross-validates on the files as they are (allowed: --select none)")
     if args.jobs is not None and args.jobs < 1:
@@ -233,7 +233,10 @@ def render_quirks(report: Mapping[str, Any]) -> list[str]:
     quirks = report["quirks"]
     if quirks:
         counts = ", ".join(f"{kind} {n}" for kind, n in report["quirk_counts"].items())
-        lines += ["", f"Quirks met ({len(quirks)}: {counts}); rows count from 0 after the header:", "",
+        where = "rows count from 0 after the header"
+        if report.get("every_seconds"):
+            where += " of each file as read, before it was averaged into buckets (the results CSV has one row a bucket)"
+        lines += ["", f"Quirks met ({len(quirks)}: {counts}); {where}:", "",
                   "| file | row | rows | quirk | what was done |", "|---|---:|---:|---|---|"]
         for q in quirks:
             lines.append(f"| {q['file']} | {q['row']} | {q['rows']} | {q['kind']} | {q['action']} |")
