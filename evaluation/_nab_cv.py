@@ -8,11 +8,14 @@
 - **Selection**: for each fold and each NAB profile, the configuration and corpus threshold are
   chosen on the *other* folds' files (the training folds) only; its detections on the fold's own
   files (the test fold) are kept. At the detector's own threshold (0.5) only the configuration is
-  chosen. Two rules (:data:`RULES`), both always computed: ``best`` takes the configuration and
+  chosen. Three rules (:data:`RULES`), all always computed: ``best`` takes the configuration and
   threshold with the best pooled training score; ``robust`` takes the configuration with the best
-  mean rank over the training folds scored one by one (:func:`mean_rank_choice`) and the middle of
-  the widest threshold plateau within 1 point of the best pooled training score
-  (:func:`plateau_threshold`).
+  mean rank over the training folds scored one by one (:func:`mean_rank_choice`; at the corpus
+  threshold each fold scored at its own best threshold) and the middle of the widest threshold
+  plateau within 1 point of the best pooled training score (:func:`plateau_threshold`);
+  ``plateau`` is ``robust`` with each configuration ranked, at the corpus threshold, at the one
+  threshold it would be used with (its plateau midpoint on the training folds pooled). At the
+  own threshold ``plateau`` and ``robust`` are the same rule.
 - **Score**: the test folds' detections are pooled into one corpus and scored with NAB's
   normalisation over the whole corpus (every window of every file). The in-sample score is the
   rule's choice on all files at once (settings chosen by looking at the files scored). Further fold
@@ -58,10 +61,11 @@ __all__ = [
 #: Folds by file (stratified by category).
 FOLDS = 4
 
-#: Selection rules: ``best`` (pooled-training argmax of configuration and threshold) and ``robust``
+#: Selection rules: ``best`` (pooled-training argmax of configuration and threshold), ``robust``
 #: (best mean rank over the training folds; the corpus threshold at the middle of the widest plateau
-#: within 1 point of the best).
-RULES: tuple[str, ...] = ("best", "robust")
+#: within 1 point of the best) and ``plateau`` (``robust`` with configurations ranked at their
+#: plateau threshold, the one they would be used with).
+RULES: tuple[str, ...] = ("best", "robust", "plateau")
 
 #: The default rule, by the comparison written in the README before the robust rule was run: robust,
 #: whose 4-fold cross-validated standard score at the corpus threshold (53.64) is not lower than
@@ -239,7 +243,7 @@ def cross_validate(
 ) -> CvReport:
     """Cross-validated and in-sample NAB scores of ``grid`` chosen by both rules, all profiles, both threshold rules.
 
-    ``rule`` (``"best"`` or ``"robust"``) is the one whose figures fill ``in_sample`` and ``cv``;
+    ``rule`` (one of :data:`RULES`) is the one whose figures fill ``in_sample`` and ``cv``;
     ``also_folds`` are further fold counts whose cross-validated scores are reported, not used.
     """
     if rule not in RULES:
@@ -262,6 +266,10 @@ def cross_validate(
     fold_raw = {(K, p): np.zeros((len(grid), K)) for K in fold_counts for p in PROFILES}
     own_raw = {p: np.zeros((len(grid), len(corpus))) for p in PROFILES}
     all_scores: list[list[np.ndarray]] = []
+    # For the plateau rule: with the training folds of test fold f (f = K: all folds, in-sample), each
+    # configuration's plateau threshold and interval, and its raw score on every fold g at that threshold.
+    at_use = {(K, p): np.zeros((len(grid), K + 1, K)) for K in fold_counts for p in PROFILES}
+    at_use_threshold = {(K, p): np.zeros((len(grid), K + 1, 3)) for K in fold_counts for p in PROFILES}
 
     tasks = ((config, corpus) for config in grid)
     if jobs > 1:
@@ -291,6 +299,12 @@ def cross_validate(
                         _update(best_cv[(K, f, name, "corpus")], raw, c, t,
                                 lambda t=t: sum(raw_at_threshold(events[i], windows[i], t, profile) for i in test))
                         fold_raw[(K, name)][c, f] = best_threshold([events[i] for i in test], int(windows[test].sum()), profile)[1]
+                    for f in range(K + 1):  # f == K: no test fold (in-sample)
+                        train = fold != f
+                        t, _, (low, high) = plateau_threshold([events[i] for i in np.flatnonzero(train)], int(windows[train].sum()), profile)
+                        per_file = np.array([raw_at_threshold(e, n, t, profile) for e, n in zip(events, windows)])
+                        at_use[(K, name)][c, f] = np.bincount(fold, weights=per_file, minlength=K)
+                        at_use_threshold[(K, name)][c, f] = (t, low, high)
             if progress is not None:
                 progress(c + 1, len(grid), f"configuration {c + 1} of {len(grid)}")
     finally:
@@ -320,12 +334,23 @@ def cross_validate(
                          test_raw=float(own_raw[name][c_own][~train].sum()))
         return corpus_pick, own_pick, interval
 
+    def plateau(K: int, name: str, f: int) -> tuple[_Best, tuple[float, float]]:
+        """The plateau rule's corpus-threshold choice with fold ``f`` of ``K`` held out (``f == K``: none held out)."""
+        train_folds = [g for g in range(K) if g != f]
+        scores = at_use[(K, name)]
+        c = mean_rank_choice(scores[:, f, train_folds])
+        t, low, high = at_use_threshold[(K, name)][c, f]
+        test_raw = float(scores[c, f, f]) if f < K else 0.0
+        return _Best(train=float(scores[c, f, train_folds].sum()), config=c, threshold=float(t), test_raw=test_raw), (float(low), float(high))
+
     for name, profile in PROFILES.items():
         everything = np.ones(len(corpus), dtype=bool)
         r_corpus, r_own, interval = robust(folds, name, everything, list(range(folds)))
+        p_corpus, p_interval = plateau(folds, name, folds)
         in_sample = {
             "best": {k: best_in[(name, k)] for k in kinds},
             "robust": {"corpus": r_corpus, "own": r_own},
+            "plateau": {"corpus": p_corpus, "own": r_own},
         }
         for rule_name, picks in in_sample.items():
             entry = report.rules.setdefault(rule_name, {"in_sample": {}, "cross_validated": {}})
@@ -334,18 +359,22 @@ def cross_validate(
                     "configuration": grid[b.config]}
                 for k, b in picks.items()
             }
-            if rule_name == "robust":
-                entry["in_sample"][name]["corpus"]["plateau"] = list(interval)
+            if rule_name in ("robust", "plateau"):
+                entry["in_sample"][name]["corpus"]["plateau"] = list(interval if rule_name == "robust" else p_interval)
         for K in fold_counts:
             fold = fold_arr[K]
             chosen: dict[str, dict[str, list[_Best]]] = {"best": {k: [best_cv[(K, f, name, k)] for f in range(K)] for k in kinds},
-                                                         "robust": {"corpus": [], "own": []}}
-            intervals = []
+                                                         "robust": {"corpus": [], "own": []}, "plateau": {"corpus": [], "own": []}}
+            intervals: dict[str, list[tuple[float, float]]] = {"robust": [], "plateau": []}
             for f in range(K):
                 rc, ro, iv = robust(K, name, fold != f, [g for g in range(K) if g != f])
+                pc, piv = plateau(K, name, f)
                 chosen["robust"]["corpus"].append(rc)
                 chosen["robust"]["own"].append(ro)
-                intervals.append(iv)
+                chosen["plateau"]["corpus"].append(pc)
+                chosen["plateau"]["own"].append(ro)
+                intervals["robust"].append(iv)
+                intervals["plateau"].append(piv)
             for rule_name, picks in chosen.items():
                 result = {}
                 for k, bests in picks.items():
@@ -354,8 +383,8 @@ def cross_validate(
                         "per_fold": [{"fold": f, "threshold": b.threshold, "configuration": grid[b.config]}
                                      for f, b in enumerate(bests)],
                     }
-                if rule_name == "robust":
-                    for item, iv in zip(result["corpus"]["per_fold"], intervals):
+                if rule_name in intervals:
+                    for item, iv in zip(result["corpus"]["per_fold"], intervals[rule_name]):
                         item["plateau"] = list(iv)
                 if K == folds:
                     report.rules[rule_name]["cross_validated"][name] = result

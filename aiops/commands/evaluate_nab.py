@@ -62,12 +62,13 @@ def register_nab(evaluate_subparsers: Any) -> None:
     )
     parser.add_argument(
         "--rule",
-        choices=("best", "robust"),
+        choices=("best", "robust", "plateau"),
         default=None,
         help=(
-            "selection rule for --select cv (both are reported; this one is the headline and picks the configuration "
+            "selection rule for --select cv (all are reported; this one is the headline and picks the configuration "
             "written): best = best pooled training score; robust = best mean rank over the training folds and the "
-            "middle of the widest threshold plateau within 1 point of the best (default: robust)"
+            "middle of the widest threshold plateau within 1 point of the best; plateau = robust with each configuration "
+            "ranked at its own plateau threshold, the one it would be used with (default: robust)"
         ),
     )
     parser.add_argument(

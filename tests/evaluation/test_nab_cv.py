@@ -159,7 +159,7 @@ def test_command_select_cv_reports_in_sample_and_cross_validated_scores(tmp_path
     assert set(selection["in_sample"]) == set(selection["cross_validated"]) == set(PROFILES)
     assert report["configuration"] == selection["in_sample"]["standard"]["corpus"]["configuration"]
     assert report["scores"]["standard"] == selection["in_sample"]["standard"]["corpus"]["score"]
-    assert selection["rule"] == "best" and set(selection["rules"]) == {"best", "robust"} and selection["other_folds"] == {}
+    assert selection["rule"] == "best" and set(selection["rules"]) == {"best", "robust", "plateau"} and selection["other_folds"] == {}
     text = render_markdown(report)
     assert "3-fold cross-validation over files" in text and "3 configurations" in text
 
@@ -179,7 +179,7 @@ def test_command_rule_robust_picks_the_written_configuration_and_reports_other_f
     selection = report["selection"]
     assert selection["rule"] == "robust" and selection["cross_validated"] == selection["rules"]["robust"]["cross_validated"]
     assert report["configuration"] == selection["rules"]["robust"]["in_sample"]["standard"]["corpus"]["configuration"]
-    assert set(selection["other_folds"]) == {"2"} and set(selection["other_folds"]["2"]) == {"best", "robust"}
+    assert set(selection["other_folds"]) == {"2"} and set(selection["other_folds"]["2"]) == {"best", "robust", "plateau"}
     text = render_markdown(report)
     assert "rule used: robust" in text and "Cross-validated at 2 folds" in text and "plateau" in text
 
@@ -208,7 +208,7 @@ def test_select_cv_is_for_the_linear_detector_only(tmp_path):
 def test_the_default_rule_is_robust():
     # fixed by the comparison the README wrote down before running it (robust's 4-fold CV standard score at the
     # corpus threshold, 53.64, not lower than best's, 53.49)
-    assert nab_cv.RULE == "robust" and nab_cv.RULES == ("best", "robust")
+    assert nab_cv.RULE == "robust" and nab_cv.RULES == ("best", "robust", "plateau")
 
 
 def test_mean_rank_prefers_the_configuration_good_on_every_fold_to_the_pooled_best():
@@ -310,6 +310,36 @@ def brute_force_robust_cv(corpus, grid, folds):
     return out
 
 
+def brute_force_plateau_cv(corpus, grid, folds):
+    """The plateau rule at the corpus threshold, the slow way: each configuration's plateau threshold on the training
+    files, its score on each training fold there, ranks by hand, the test fold scored at the winner's threshold."""
+    from scipy.stats import rankdata
+
+    fold_of = assign_folds([s.key for s in corpus], folds)
+    scored = [[r.anomaly_score for r in run_detector(StreamingLinear(**c), corpus)] for c in grid]
+    n_windows = sum(len(s.windows) for s in corpus)
+    members = [[i for i, s in enumerate(corpus) if fold_of[s.key] == f] for f in range(folds)]
+    out = {}
+    for name, profile in PROFILES.items():
+        pooled = 0.0
+        for f in range(folds):
+            train_folds = [g for g in range(folds) if g != f]
+            train = [i for g in train_folds for i in members[g]]
+            thresholds, table = [], []
+            for c in range(len(grid)):
+                events = [file_events(scored[c][i], corpus[i].windows, profile) for i in train]
+                t, _, _ = nab_cv.plateau_threshold(events, sum(len(corpus[i].windows) for i in train), profile)
+                thresholds.append(t)
+                table.append([sum(score_file(scored[c][i], corpus[i].windows, threshold=t, profile=profile) for i in members[g])
+                              for g in train_folds])
+            table = np.array(table)
+            ranks = np.column_stack([rankdata(-np.round(table[:, j], 9)) for j in range(len(train_folds))]).mean(axis=1)
+            c = min(range(len(grid)), key=lambda c: (ranks[c], c))
+            pooled += sum(score_file(scored[c][i], corpus[i].windows, threshold=thresholds[c], profile=profile) for i in members[f])
+        out[name] = round(normalised_score(pooled, n_windows, profile), 2)
+    return out
+
+
 def test_robust_cross_validation_matches_the_slow_obvious_computation_and_other_fold_counts_reuse_the_run(tmp_path):
     data, labels = write_corpus(tmp_path)
     corpus = load_corpus(data, labels).series
@@ -317,6 +347,7 @@ def test_robust_cross_validation_matches_the_slow_obvious_computation_and_other_
     for folds in (3, 2):
         expected = brute_force_robust_cv(corpus, SMALL_GRID, folds)
         best = brute_force_cv(corpus, SMALL_GRID, folds)
+        plateau = brute_force_plateau_cv(corpus, SMALL_GRID, folds)
         for name in PROFILES:
             got = report.rules["robust"]["cross_validated"][name] if folds == 3 else report.other_folds["2"]["robust"][name]
             got_best = report.rules["best"]["cross_validated"][name] if folds == 3 else report.other_folds["2"]["best"][name]
@@ -324,7 +355,11 @@ def test_robust_cross_validation_matches_the_slow_obvious_computation_and_other_
                 got, got_best = {k: v["score"] for k, v in got.items()}, {k: v["score"] for k, v in got_best.items()}
             assert (got["corpus"], got["own"]) == expected[name]
             assert (got_best["corpus"], got_best["own"]) == best[name]
+            got_plateau = report.rules["plateau"]["cross_validated"][name] if folds == 3 else report.other_folds["2"]["plateau"][name]
+            if folds == 3:
+                got_plateau = {k: v["score"] for k, v in got_plateau.items()}
+            assert got_plateau["corpus"] == plateau[name] and got_plateau["own"] == got["own"]  # the own threshold: robust's rule
     assert set(report.other_folds) == {"2"}  # the main fold count is not repeated
     assert report.cv == report.rules["robust"]["cross_validated"] and report.in_sample == report.rules["robust"]["in_sample"]
-    with pytest.raises(ValueError, match="rule must be one of best, robust"):
+    with pytest.raises(ValueError, match="rule must be one of best, robust, plateau"):
         cross_validate(corpus, grid=SMALL_GRID, rule="luck")
