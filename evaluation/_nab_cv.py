@@ -39,7 +39,7 @@ import numpy as np
 from scipy.stats import rankdata
 
 from ._nab import DETECTOR_FAILURES, OWN_THRESHOLD, NabInputError, NabSeries, evaluate_nab, file_scores, load_corpus
-from ._nab_score import PROFILES, Profile, best_threshold, file_events, normalised_score, raw_at_threshold, threshold_sweep
+from ._nab_score import PROFILES, Profile, SortedEvents, best_of_sweep, file_events, normalised_score, raw_at_threshold, threshold_sweep
 from model._streaming import DAY_SECONDS, StreamingLinear
 
 __all__ = [
@@ -207,25 +207,24 @@ def plateau_threshold(
     """
     if n_windows <= 0:
         raise ValueError(f"n_windows must be positive (the score is normalised over the windows), got {n_windows}")
-    candidates, totals = threshold_sweep(events, n_windows, profile)
+    return plateau_of_sweep(*threshold_sweep(events, n_windows, profile), n_windows, profile, within_points=within_points)
+
+
+def plateau_of_sweep(
+    candidates: np.ndarray, totals: np.ndarray, n_windows: int, profile: Profile, *, within_points: float = 1.0
+) -> tuple[float, float, tuple[float, float]]:
+    """:func:`plateau_threshold`'s choice from a threshold sweep (:func:`evaluation._nab_score.threshold_sweep`)."""
     slack = within_points * (profile.tp_weight + profile.fn_weight) * n_windows / 100.0
     near = totals >= totals.max() - slack - 1e-9 * max(1.0, abs(totals.max()))
     lows = np.concatenate(([0.0], candidates[:-1]))
-    best: tuple[float, float, float] | None = None  # (width, low, high)
-    j = 0
-    while j < near.size:
-        if not near[j]:
-            j += 1
-            continue
-        k = j
-        while k + 1 < near.size and near[k + 1]:
-            k += 1
-        low, high = float(min(lows[j], candidates[j])), float(candidates[k])
-        if best is None or high - low >= best[0] - 1e-12:
-            best = (high - low, low, high)
-        j = k + 1
-    assert best is not None  # the best candidate is always near
-    _, low, high = best
+    # runs of consecutive near candidates: [starts[r], ends[r]] (the best candidate is always near)
+    edges = np.diff(np.concatenate(([0], near.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    run_lows = np.minimum(lows[starts], candidates[starts])
+    widths = candidates[ends] - run_lows
+    # the widest run; ties (to 1e-12) go to the higher interval, i.e. the last of the widest
+    r = int(np.flatnonzero(widths >= widths.max() - 1e-12)[-1])
+    low, high = float(run_lows[r]), float(candidates[ends[r]])
     threshold = (low + high) / 2.0
     raw = float(totals[min(int(np.searchsorted(candidates, threshold, side="left")), totals.size - 1)])
     return threshold, raw, (low, high)
@@ -283,10 +282,11 @@ def cross_validate(
             all_scores.append(scores)
             for name, profile in PROFILES.items():
                 events = [file_events(s, series.windows, profile) for s, series in zip(scores, corpus)]
+                ordered = SortedEvents(events, windows)  # sorted once for every fold's sweep
                 own = np.array([raw_at_threshold(e, n, OWN_THRESHOLD, profile) for e, n in zip(events, windows)])
                 own_raw[name][c] = own
                 _update(best_in[(name, "own")], float(own.sum()), c, OWN_THRESHOLD, 0.0)
-                t_all, raw_all = best_threshold(events, int(windows.sum()), profile)
+                t_all, raw_all = best_of_sweep(*ordered.sweep(np.ones(len(corpus), dtype=bool), profile))
                 _update(best_in[(name, "corpus")], raw_all, c, t_all, 0.0)
                 for K in fold_counts:
                     fold = fold_arr[K]
@@ -295,13 +295,13 @@ def cross_validate(
                         test = np.flatnonzero(~train)
                         _update(best_cv[(K, f, name, "own")], float(own[train].sum()), c, OWN_THRESHOLD,
                                 lambda: float(own[~train].sum()))
-                        t, raw = best_threshold([events[i] for i in np.flatnonzero(train)], int(windows[train].sum()), profile)
+                        t, raw = best_of_sweep(*ordered.sweep(train, profile))
                         _update(best_cv[(K, f, name, "corpus")], raw, c, t,
                                 lambda t=t: sum(raw_at_threshold(events[i], windows[i], t, profile) for i in test))
-                        fold_raw[(K, name)][c, f] = best_threshold([events[i] for i in test], int(windows[test].sum()), profile)[1]
+                        fold_raw[(K, name)][c, f] = best_of_sweep(*ordered.sweep(~train, profile))[1]
                     for f in range(K + 1):  # f == K: no test fold (in-sample)
                         train = fold != f
-                        t, _, (low, high) = plateau_threshold([events[i] for i in np.flatnonzero(train)], int(windows[train].sum()), profile)
+                        t, _, (low, high) = plateau_of_sweep(*ordered.sweep(train, profile), int(windows[train].sum()), profile)
                         per_file = np.array([raw_at_threshold(e, n, t, profile) for e, n in zip(events, windows)])
                         at_use[(K, name)][c, f] = np.bincount(fold, weights=per_file, minlength=K)
                         at_use_threshold[(K, name)][c, f] = (t, low, high)

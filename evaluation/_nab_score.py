@@ -34,6 +34,8 @@ __all__ = [
     "PROFILES",
     "Profile",
     "ScoredFile",
+    "SortedEvents",
+    "best_of_sweep",
     "best_threshold",
     "file_events",
     "normalised_score",
@@ -253,11 +255,43 @@ def best_threshold(events: Sequence[tuple[np.ndarray, np.ndarray]], n_windows: i
     score values never win); the best raw score wins, ties (within float rounding) go to the
     higher threshold. ``O(N log N)`` in the number of events.
     """
-    candidates, totals = threshold_sweep(events, n_windows, profile)
+    return best_of_sweep(*threshold_sweep(events, n_windows, profile))
+
+
+def best_of_sweep(candidates: np.ndarray, totals: np.ndarray) -> tuple[float, float]:
+    """:func:`best_threshold`'s choice from a :func:`threshold_sweep`: the best raw score, ties to the higher threshold."""
     best = float(totals.max())
     tolerance = 1e-9 * max(1.0, abs(best))
     chosen = int(np.flatnonzero(totals >= best - tolerance)[-1])  # candidates ascend: last = highest
     return float(candidates[chosen]), float(totals[chosen])
+
+
+class SortedEvents:
+    """Several files' :func:`file_events`, sorted once, for many :func:`threshold_sweep` s over subsets of the files.
+
+    ``sweep(files)`` equals ``threshold_sweep([events[i] for i in files], ...)`` exactly (the same
+    stable order of equal values, so the same sums) without sorting again.
+    """
+
+    def __init__(self, events: Sequence[tuple[np.ndarray, np.ndarray]], n_windows: Sequence[int]):
+        values = np.concatenate([v for v, _ in events]) if events else np.empty(0)
+        deltas = np.concatenate([d for _, d in events]) if events else np.empty(0)
+        owner = np.repeat(np.arange(len(events)), [v.size for v, _ in events])
+        order = np.argsort(values, kind="stable")
+        self.values, self.deltas, self.owner = values[order], deltas[order], owner[order]
+        self.n_windows = np.asarray(n_windows, dtype=int)
+
+    def sweep(self, files: np.ndarray, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`threshold_sweep` over the files where the boolean mask ``files`` is true."""
+        keep = np.asarray(files, dtype=bool)[self.owner]
+        values, deltas = self.values[keep], self.deltas[keep]
+        base = -profile.fn_weight * int(self.n_windows[np.asarray(files, dtype=bool)].sum())
+        suffix = np.concatenate((np.cumsum(deltas[::-1])[::-1], [0.0]))
+        first = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1]))) if values.size else np.zeros(0, dtype=int)
+        # the values are sorted and, being scores in [0, 1], under NEVER_FIRE_THRESHOLD: the first of each run of
+        # equal values is a candidate, its suffix the score once it is on (what searchsorted(side="left") finds)
+        candidates = np.concatenate((values[first], [NEVER_FIRE_THRESHOLD]))
+        return candidates, base + suffix[np.concatenate((first, [values.size]))]
 
 
 def optimise_threshold(files: Sequence[ScoredFile], profile: Profile) -> tuple[float, float]:

@@ -159,3 +159,24 @@ def _random_windows(rng: np.random.Generator, n: int) -> list[tuple[int, int]]:
         spans.append((start, end))
         start = end + 1 + int(rng.integers(1, 15))
     return spans
+
+
+def test_sorted_events_sweep_any_subset_exactly_as_a_fresh_sweep():
+    from evaluation._nab_score import SortedEvents, file_events, threshold_sweep
+
+    rng = np.random.default_rng(11)
+    for trial in range(40):
+        files = []
+        for _ in range(int(rng.integers(1, 6))):
+            n = int(rng.integers(5, 60))
+            scores = rng.choice([0.0, 0.25, 0.5, 0.75, 1.0], size=n) if trial % 2 else np.round(rng.uniform(0, 1, n) ** 3, 3)
+            files.append((scores, _random_windows(rng, n)))
+        for profile in PROFILES.values():
+            events = [file_events(s, w, profile) for s, w in files]
+            windows = [len(w) for _, w in files]
+            ordered = SortedEvents(events, windows)
+            for _ in range(4):
+                mask = rng.random(len(files)) < 0.6
+                want = threshold_sweep([e for e, m in zip(events, mask) if m], sum(n for n, m in zip(windows, mask) if m), profile)
+                got = ordered.sweep(mask, profile)
+                assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])  # bit for bit
