@@ -126,8 +126,8 @@ class _Best:
 class CvReport:
     """What :func:`cross_validate` found; :meth:`as_dict` is JSON-ready.
 
-    ``in_sample`` and ``cv`` are the figures of ``rule`` at ``n_folds`` folds; ``rules`` holds both
-    rules' figures, ``other_folds`` the cross-validated scores at the other fold counts asked for.
+    ``in_sample`` and ``cv`` are the figures of ``rule`` at ``n_folds`` folds; ``rules`` holds every
+    rule's figures, ``other_folds`` the cross-validated scores at the other fold counts asked for.
     """
 
     configurations: int
@@ -222,7 +222,7 @@ def plateau_of_sweep(
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
     run_lows = np.minimum(lows[starts], candidates[starts])
     widths = candidates[ends] - run_lows
-    # the widest run; ties (to 1e-12) go to the higher interval, i.e. the last of the widest
+    # the widest run; runs within 1e-12 of the widest tie, and the tie goes to the higher interval (the last of them)
     r = int(np.flatnonzero(widths >= widths.max() - 1e-12)[-1])
     low, high = float(run_lows[r]), float(candidates[ends[r]])
     threshold = (low + high) / 2.0
@@ -240,7 +240,7 @@ def cross_validate(
     jobs: int = 1,
     progress: Progress | None = None,
 ) -> CvReport:
-    """Cross-validated and in-sample NAB scores of ``grid`` chosen by both rules, all profiles, both threshold rules.
+    """Cross-validated and in-sample NAB scores of ``grid`` chosen by every rule, all profiles, both thresholds.
 
     ``rule`` (one of :data:`RULES`) is the one whose figures fill ``in_sample`` and ``cv``;
     ``also_folds`` are further fold counts whose cross-validated scores are reported, not used.

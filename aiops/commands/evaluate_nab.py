@@ -67,8 +67,8 @@ def register_nab(evaluate_subparsers: Any) -> None:
         help=(
             "selection rule for --select cv (all are reported; this one is the headline and picks the configuration "
             "written): best = best pooled training score; robust = best mean rank over the training folds and the "
-            "middle of the widest threshold plateau within 1 point of the best; plateau = robust with each configuration "
-            "ranked at its own plateau threshold, the one it would be used with (default: robust)"
+            "middle of the widest threshold plateau within 1 point of the best; plateau = robust, but at the corpus threshold each "
+            "configuration is ranked at its plateau midpoint, the threshold it would be used with (default: robust)"
         ),
     )
     parser.add_argument(
@@ -194,7 +194,7 @@ def _config(config: Mapping[str, Any]) -> str:
 
 
 def render_selection(report: Mapping[str, Any]) -> list[str]:
-    """The cross-validation: both rules' in-sample and cross-validated scores, every profile, both thresholds, and what was chosen."""
+    """The cross-validation: every rule's in-sample and cross-validated scores, every profile, both thresholds, and what was chosen."""
     sel = report["selection"]
     axes = "; ".join(f"{k} {', '.join(str(v) for v in values)}" for k, values in sel["grid_axes"].items())
     lines = [

@@ -321,8 +321,8 @@ def brute_force_plateau_cv(corpus, grid, folds):
     members = [[i for i, s in enumerate(corpus) if fold_of[s.key] == f] for f in range(folds)]
     out = {}
     for name, profile in PROFILES.items():
-        pooled = 0.0
-        for f in range(folds):
+        pooled, picks = 0.0, []
+        for f in [*range(folds), None]:  # None: no fold held out (the in-sample pick)
             train_folds = [g for g in range(folds) if g != f]
             train = [i for g in train_folds for i in members[g]]
             thresholds, table = [], []
@@ -335,8 +335,10 @@ def brute_force_plateau_cv(corpus, grid, folds):
             table = np.array(table)
             ranks = np.column_stack([rankdata(-np.round(table[:, j], 9)) for j in range(len(train_folds))]).mean(axis=1)
             c = min(range(len(grid)), key=lambda c: (ranks[c], c))
-            pooled += sum(score_file(scored[c][i], corpus[i].windows, threshold=thresholds[c], profile=profile) for i in members[f])
-        out[name] = round(normalised_score(pooled, n_windows, profile), 2)
+            picks.append((grid[c], thresholds[c]))
+            if f is not None:
+                pooled += sum(score_file(scored[c][i], corpus[i].windows, threshold=thresholds[c], profile=profile) for i in members[f])
+        out[name] = (round(normalised_score(pooled, n_windows, profile), 2), picks)
     return out
 
 
@@ -356,9 +358,13 @@ def test_robust_cross_validation_matches_the_slow_obvious_computation_and_other_
             assert (got["corpus"], got["own"]) == expected[name]
             assert (got_best["corpus"], got_best["own"]) == best[name]
             got_plateau = report.rules["plateau"]["cross_validated"][name] if folds == 3 else report.other_folds["2"]["plateau"][name]
-            if folds == 3:
+            want_score, want_picks = plateau[name]
+            if folds == 3:  # every fold's configuration and threshold, and the in-sample pick, as the slow way chose them
+                got_picks = [(item["configuration"], item["threshold"]) for item in got_plateau["corpus"]["per_fold"]]
+                in_sample = report.rules["plateau"]["in_sample"][name]["corpus"]
+                assert got_picks + [(in_sample["configuration"], in_sample["threshold"])] == want_picks
                 got_plateau = {k: v["score"] for k, v in got_plateau.items()}
-            assert got_plateau["corpus"] == plateau[name] and got_plateau["own"] == got["own"]  # the own threshold: robust's rule
+            assert got_plateau["corpus"] == want_score and got_plateau["own"] == got["own"]  # the own threshold: robust's rule
     assert set(report.other_folds) == {"2"}  # the main fold count is not repeated
     assert report.cv == report.rules["robust"]["cross_validated"] and report.in_sample == report.rules["robust"]["in_sample"]
     with pytest.raises(ValueError, match="rule must be one of best, robust, plateau"):
