@@ -190,7 +190,13 @@ def render_markdown(report: Mapping[str, Any]) -> str:
 
 
 def _config(config: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in config.items())
+    """``key=value, ...``; a span in seconds also in words (``level_seconds=43200 (12 h)``)."""
+    def shown(key: str, value: Any) -> str:
+        if key.endswith("_seconds") and isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            return f"{value:g} ({duration_words(value)})"
+        return str(value)
+
+    return ", ".join(f"{k}={shown(k, v)}" for k, v in config.items())
 
 
 def render_selection(report: Mapping[str, Any]) -> list[str]:

@@ -137,3 +137,10 @@ def test_every_coarsens_the_corpus_and_the_windows_keep_their_times(tmp_path, ca
     )
     assert json_args.func(json_args) == 0
     assert json.loads(capsys.readouterr().out)["every_seconds"] == 1800.0
+
+
+def test_a_configuration_shows_its_spans_in_words():
+    from aiops.commands.evaluate_nab import _config
+
+    text = _config({"level_seconds": 43200.0, "cooldown_seconds": 86400.0, "z_floor": 5.0, "noise_change": True})
+    assert text == "level_seconds=43200 (12 h), cooldown_seconds=86400 (24 h), z_floor=5.0, noise_change=True"
