@@ -581,6 +581,29 @@ class LinearBaseline(BaseEstimator):
                 out += np.multiply(zj, self.coef_[sl, F + j].astype(dt)[:, None], out=tmp)
         return out
 
+    def recalibrate(self, residual: np.ndarray, valid: np.ndarray | None = None, *, floor: np.ndarray | float) -> "LinearBaseline":
+        """Set ``scale_`` and ``threshold_`` from the residuals ``(T, S)`` given, keeping the coefficients.
+
+        The fit's own calibration (the same subsample, order statistics, quantile, factor and
+        floor of ``z_floor`` σ), on residuals the caller computed: e.g. those of the targets as
+        they were when the fit saw them clipped. ``valid`` ``(T, S)`` marks the rows that count
+        (default: the finite ones); ``floor`` is the smallest scale (per series or one for all).
+        """
+        check_is_fitted(self, "coef_")
+        r = np.asarray(residual, dtype=np.float64)
+        if r.ndim != 2 or r.shape[1] != self.n_series_:
+            raise ValueError(f"residual must be (T, {self.n_series_}), got shape {r.shape}")
+        ok = np.isfinite(r) if valid is None else np.asarray(valid, dtype=bool) & np.isfinite(r)
+        block = np.where(ok, r, 0.0).T.copy()
+        mask = None if ok.all() else ok.T.copy()
+        scale, threshold = _calibrate_block(
+            block, mask, ok.sum(axis=0).astype(np.float64), _Workspace(block.shape[0], block.shape[1], 0, block.dtype),
+            floor=np.broadcast_to(np.asarray(floor, dtype=np.float64), (block.shape[0],)),
+            quantile=self.calibration_quantile, factor=self.calibration_factor, z_floor=self.z_floor,
+        )
+        self.scale_, self.threshold_ = scale, threshold
+        return self
+
     def _check_series(self, n: int) -> None:
         if n != self.n_series_:
             raise ValueError(f"this model was fitted on {self.n_series_} series, got {n}")

@@ -37,7 +37,7 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ._changes import COMPONENTS, POINT, ChangeSettings, calibrate_changes, change_scores, change_sentence, combine, run_start, standardise, window_stats
-from ._linear import LinearBaseline, _calibrate_block, _Workspace
+from ._linear import LinearBaseline
 
 __all__ = [
     "COOLDOWN_SECONDS",
@@ -271,14 +271,7 @@ class StreamingLinear:
         if valid.sum() < 2:
             return
         # the fit's own calibration (the same subsample and order statistics), on the unclipped residuals
-        block = np.where(valid, residual, 0.0)[None, :].copy()
-        scale, threshold = _calibrate_block(
-            block, None if valid.all() else valid[None, :], np.array([float(valid.sum())]),
-            _Workspace(1, block.shape[1], 0, np.dtype("float64")),
-            floor=1e-6 * (abs(float(np.mean(target[:, 0][valid]))) + 1e-12),
-            quantile=self.calibration_quantile, factor=self.calibration_factor, z_floor=self.z_floor,
-        )
-        model.scale_, model.threshold_ = scale, threshold
+        model.recalibrate(residual[:, None], valid[:, None], floor=1e-6 * (abs(float(np.mean(target[:, 0][valid]))) + 1e-12))
 
     def run(self, times_seconds: npt.ArrayLike, values: npt.ArrayLike) -> StreamResult:
         t = np.asarray(times_seconds, dtype=float)

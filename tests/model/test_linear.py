@@ -291,3 +291,24 @@ def test_fleet_model_leaves_earlier_flags_out_of_the_next_fit():
     share = refit.models_["requests"].excluded_share_
     assert share[0] == pytest.approx(100 / len(frame)) and share[1] == 0
     assert refit.models_["latency"].excluded_share_.sum() == 0  # flags act on their own series only
+
+
+def test_recalibrate_on_the_fits_own_residuals_gives_its_own_calibration_and_sees_a_glitch_it_is_given():
+    t = grid(7)
+    x, ctx = fleet(t, 3)
+    model = LinearBaseline(context_names=("traffic",)).fit(t, x, ctx)
+    scale, threshold = model.scale_.copy(), model.threshold_.copy()
+    residual = x - model.predict(t, ctx)
+    model.recalibrate(residual, floor=1e-9)  # float64 residuals of a float32 fit: equal to its precision
+    assert np.allclose(model.scale_, scale, rtol=1e-5) and np.allclose(model.threshold_, threshold, rtol=1e-5)
+    # residuals with heavy tails on series 1 only: its threshold moves out, the others' stay
+    heavy = residual.copy()
+    heavy[:: 50, 1] += 40 * scale[1]
+    model.recalibrate(heavy, floor=1e-9)
+    heavy_threshold = model.threshold_[1]
+    assert heavy_threshold > 2 * threshold[1] and np.allclose(model.threshold_[[0, 2]], threshold[[0, 2]], rtol=1e-5)
+    # rows marked not valid do not count: without the glitch rows, series 1 is back near its own calibration
+    model.recalibrate(heavy, np.broadcast_to(np.arange(t.size)[:, None] % 50 != 0, heavy.shape), floor=1e-9)
+    assert model.threshold_[1] == pytest.approx(threshold[1], rel=0.2) and model.threshold_[1] < heavy_threshold
+    with pytest.raises(ValueError, match=r"residual must be \(T, 3\)"):
+        model.recalibrate(residual[:, :2], floor=1e-9)
