@@ -276,14 +276,19 @@ def test_every_threshold_on_the_plateau_scores_within_the_tolerance_of_the_best(
         assert sum(score_file(s, w, threshold=t, profile=profile) for s, w in files) >= best - slack - 1e-9
 
 
+def slow_setup(corpus, grid, folds):
+    """Each configuration's anomaly scores per file, the windows in all, and the files of each fold."""
+    fold_of = assign_folds([s.key for s in corpus], folds)
+    scored = [[r.anomaly_score for r in run_detector(StreamingLinear(**c), corpus)] for c in grid]
+    members = [[i for i, s in enumerate(corpus) if fold_of[s.key] == f] for f in range(folds)]
+    return scored, sum(len(s.windows) for s in corpus), members
+
+
 def brute_force_robust_cv(corpus, grid, folds):
     """The robust rule written the slow, obvious way: per-fold scores by direct sweeps, ranks by hand, scored directly."""
     from scipy.stats import rankdata
 
-    fold_of = assign_folds([s.key for s in corpus], folds)
-    scored = [[r.anomaly_score for r in run_detector(StreamingLinear(**c), corpus)] for c in grid]
-    n_windows = sum(len(s.windows) for s in corpus)
-    members = [[i for i, s in enumerate(corpus) if fold_of[s.key] == f] for f in range(folds)]
+    scored, n_windows, members = slow_setup(corpus, grid, folds)
     out = {}
     for name, profile in PROFILES.items():
         by_fold = np.array([[optimise_threshold([(scored[c][i], corpus[i].windows) for i in members[f]], profile)[1]
@@ -315,10 +320,7 @@ def brute_force_plateau_cv(corpus, grid, folds):
     files, its score on each training fold there, ranks by hand, the test fold scored at the winner's threshold."""
     from scipy.stats import rankdata
 
-    fold_of = assign_folds([s.key for s in corpus], folds)
-    scored = [[r.anomaly_score for r in run_detector(StreamingLinear(**c), corpus)] for c in grid]
-    n_windows = sum(len(s.windows) for s in corpus)
-    members = [[i for i, s in enumerate(corpus) if fold_of[s.key] == f] for f in range(folds)]
+    scored, n_windows, members = slow_setup(corpus, grid, folds)
     out = {}
     for name, profile in PROFILES.items():
         pooled, picks = 0.0, []

@@ -115,17 +115,20 @@ def test_score_file_matches_literal_reading_on_random_inputs():
             )
 
 
+def random_files(rng, trial: int, *, most_files: int, most_rows: int) -> list:
+    """A few files of random scores (on odd trials from five values only: many ties) with random windows."""
+    files = []
+    for _ in range(int(rng.integers(1, most_files + 1))):
+        n = int(rng.integers(5, most_rows))
+        scores = rng.choice([0.0, 0.25, 0.5, 0.75, 1.0], size=n) if trial % 2 else np.round(rng.uniform(0, 1, n) ** 3, 3)
+        files.append((scores, _random_windows(rng, n)))
+    return files
+
+
 def test_sorted_sweep_equals_brute_force_on_random_inputs():
     rng = np.random.default_rng(3)
     for trial in range(60):
-        files = []
-        for _ in range(int(rng.integers(1, 4))):
-            n = int(rng.integers(5, 50))
-            if trial % 2:  # many ties
-                scores = rng.choice([0.0, 0.25, 0.5, 0.75, 1.0], size=n)
-            else:
-                scores = np.round(rng.uniform(0, 1, n) ** 3, 3)
-            files.append((scores, _random_windows(rng, n)))
+        files = random_files(rng, trial, most_files=3, most_rows=50)
         for profile in PROFILES.values():
             threshold, raw = optimise_threshold(files, profile)
             want_threshold, want_raw = brute_force_threshold(files, profile)
@@ -166,11 +169,7 @@ def test_sorted_events_sweep_any_subset_exactly_as_a_fresh_sweep():
 
     rng = np.random.default_rng(11)
     for trial in range(40):
-        files = []
-        for _ in range(int(rng.integers(1, 6))):
-            n = int(rng.integers(5, 60))
-            scores = rng.choice([0.0, 0.25, 0.5, 0.75, 1.0], size=n) if trial % 2 else np.round(rng.uniform(0, 1, n) ** 3, 3)
-            files.append((scores, _random_windows(rng, n)))
+        files = random_files(rng, trial, most_files=5, most_rows=60)
         for profile in PROFILES.values():
             events = [file_events(s, w, profile) for s, w in files]
             windows = [len(w) for _, w in files]
