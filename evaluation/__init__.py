@@ -32,6 +32,7 @@ from ._nab_cv import GRID as NAB_GRID
 from ._nab_cv import default_jobs as nab_default_jobs
 from ._nab_cv import select_and_evaluate as select_and_evaluate_nab
 from ._nab_quirks import write_quirky_copies
+from ._nab_read import EVERY_RANGE_SECONDS as NAB_EVERY_RANGE_SECONDS
 from ._promql import OfflineSettings, SimulatedSource, fleet_frame, ground_truth_frame
 from ._runner import DETECTOR_NAMES, EvaluationSettings, evaluate_suite, make_detector, run_detector
 from ._scoreboard import Score, Scoreboard
@@ -42,6 +43,7 @@ __all__ = [
     "DETECTOR_NAMES",
     "GRACE_SECONDS",
     "JOIN_WINDOW_SECONDS",
+    "NAB_EVERY_RANGE_SECONDS",
     "NAB_FOLDS",
     "NAB_GRID",
     "OWN_THRESHOLD",

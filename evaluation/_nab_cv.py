@@ -260,15 +260,15 @@ def cross_validate(
     kinds = ("corpus", "own")
     best_cv = {(K, f, p, r): _Best() for K in fold_counts for f in range(K) for p in PROFILES for r in kinds}
     best_in = {(p, r): _Best() for p in PROFILES for r in kinds}
-    # For the robust rule: each configuration's raw score on each fold alone (at the fold's best threshold),
-    # its own-threshold raw score per file, and its anomaly scores (to rebuild the chosen ones' events).
+    # For the robust rule: each configuration's raw score on each fold alone (at the fold's best threshold)
+    # and its own-threshold raw score per file.
     fold_raw = {(K, p): np.zeros((len(grid), K)) for K in fold_counts for p in PROFILES}
     own_raw = {p: np.zeros((len(grid), len(corpus))) for p in PROFILES}
-    all_scores: list[list[np.ndarray]] = []
-    # For the plateau rule: with the training folds of test fold f (f = K: all folds, in-sample), each
-    # configuration's plateau threshold and interval, and its raw score on every fold g at that threshold.
+    # For the robust and plateau rules: with the training folds of test fold f (f = K: all folds, in-sample),
+    # each configuration's plateau (threshold, pooled training raw score, interval low, high) and its raw
+    # score on every fold g at that threshold.
     at_use = {(K, p): np.zeros((len(grid), K + 1, K)) for K in fold_counts for p in PROFILES}
-    at_use_threshold = {(K, p): np.zeros((len(grid), K + 1, 3)) for K in fold_counts for p in PROFILES}
+    at_use_threshold = {(K, p): np.zeros((len(grid), K + 1, 4)) for K in fold_counts for p in PROFILES}
 
     tasks = ((config, corpus) for config in grid)
     if jobs > 1:
@@ -279,7 +279,6 @@ def cross_validate(
     try:
         for c, (scores, failures) in enumerate(outputs):
             report.failures += failures
-            all_scores.append(scores)
             for name, profile in PROFILES.items():
                 events = [file_events(s, series.windows, profile) for s, series in zip(scores, corpus)]
                 ordered = SortedEvents(events, windows)  # sorted once for every fold's sweep
@@ -301,35 +300,30 @@ def cross_validate(
                         fold_raw[(K, name)][c, f] = best_of_sweep(*ordered.sweep(~train, profile))[1]
                     for f in range(K + 1):  # f == K: no test fold (in-sample)
                         train = fold != f
-                        t, _, (low, high) = plateau_of_sweep(*ordered.sweep(train, profile), int(windows[train].sum()), profile)
+                        t, raw, (low, high) = plateau_of_sweep(*ordered.sweep(train, profile), int(windows[train].sum()), profile)
                         per_file = np.array([raw_at_threshold(e, n, t, profile) for e, n in zip(events, windows)])
                         at_use[(K, name)][c, f] = np.bincount(fold, weights=per_file, minlength=K)
-                        at_use_threshold[(K, name)][c, f] = (t, low, high)
+                        at_use_threshold[(K, name)][c, f] = (t, raw, low, high)
             if progress is not None:
                 progress(c + 1, len(grid), f"configuration {c + 1} of {len(grid)}")
     finally:
         if pool is not None:
             pool.shutdown()
 
-    cached: dict[tuple[int, str], list[tuple[np.ndarray, np.ndarray]]] = {}
+    def at_plateau(K: int, name: str, f: int, c: int) -> tuple[_Best, tuple[float, float]]:
+        """Configuration ``c`` at its plateau threshold on the training folds of fold ``f`` of ``K`` (``f == K``: all)."""
+        t, raw, low, high = at_use_threshold[(K, name)][c, f]
+        test_raw = float(at_use[(K, name)][c, f, f]) if f < K else 0.0
+        return _Best(train=float(raw), config=c, threshold=float(t), test_raw=test_raw), (float(low), float(high))
 
-    def events_of(c: int, name: str) -> list[tuple[np.ndarray, np.ndarray]]:
-        if (c, name) not in cached:
-            cached[(c, name)] = [file_events(s, series.windows, PROFILES[name]) for s, series in zip(all_scores[c], corpus)]
-        return cached[(c, name)]
-
-    def robust(K: int, name: str, train: np.ndarray, train_folds: list[int]) -> tuple[_Best, _Best, tuple[float, float]]:
-        """The robust rule's choices on the files ``train`` (folds ``train_folds`` of ``K``): corpus and own threshold."""
-        profile = PROFILES[name]
+    def robust(K: int, name: str, f: int) -> tuple[_Best, _Best, tuple[float, float]]:
+        """The robust rule's choices with fold ``f`` of ``K`` held out (``f == K``: none): corpus and own threshold."""
         fold = fold_arr[K]
-        own_by_fold = np.column_stack([own_raw[name][:, fold == f].sum(axis=1) for f in train_folds])
+        train_folds = [g for g in range(K) if g != f]
+        own_by_fold = np.column_stack([own_raw[name][:, fold == g].sum(axis=1) for g in train_folds])
         c_own = mean_rank_choice(own_by_fold)
-        c_corpus = mean_rank_choice(fold_raw[(K, name)][:, train_folds])
-        events = events_of(c_corpus, name)
-        t, raw, interval = plateau_threshold([events[i] for i in np.flatnonzero(train)], int(windows[train].sum()), profile)
-        test = np.flatnonzero(~train)
-        corpus_pick = _Best(train=raw, config=c_corpus, threshold=t,
-                            test_raw=sum(raw_at_threshold(events[i], windows[i], t, profile) for i in test))
+        corpus_pick, interval = at_plateau(K, name, f, mean_rank_choice(fold_raw[(K, name)][:, train_folds]))
+        train = fold != f
         own_pick = _Best(train=float(own_raw[name][c_own][train].sum()), config=c_own, threshold=OWN_THRESHOLD,
                          test_raw=float(own_raw[name][c_own][~train].sum()))
         return corpus_pick, own_pick, interval
@@ -337,15 +331,10 @@ def cross_validate(
     def plateau(K: int, name: str, f: int) -> tuple[_Best, tuple[float, float]]:
         """The plateau rule's corpus-threshold choice with fold ``f`` of ``K`` held out (``f == K``: none held out)."""
         train_folds = [g for g in range(K) if g != f]
-        scores = at_use[(K, name)]
-        c = mean_rank_choice(scores[:, f, train_folds])
-        t, low, high = at_use_threshold[(K, name)][c, f]
-        test_raw = float(scores[c, f, f]) if f < K else 0.0
-        return _Best(train=float(scores[c, f, train_folds].sum()), config=c, threshold=float(t), test_raw=test_raw), (float(low), float(high))
+        return at_plateau(K, name, f, mean_rank_choice(at_use[(K, name)][:, f, train_folds]))
 
     for name, profile in PROFILES.items():
-        everything = np.ones(len(corpus), dtype=bool)
-        r_corpus, r_own, interval = robust(folds, name, everything, list(range(folds)))
+        r_corpus, r_own, interval = robust(folds, name, folds)
         p_corpus, p_interval = plateau(folds, name, folds)
         in_sample = {
             "best": {k: best_in[(name, k)] for k in kinds},
@@ -362,12 +351,11 @@ def cross_validate(
             if rule_name in ("robust", "plateau"):
                 entry["in_sample"][name]["corpus"]["plateau"] = list(interval if rule_name == "robust" else p_interval)
         for K in fold_counts:
-            fold = fold_arr[K]
             chosen: dict[str, dict[str, list[_Best]]] = {"best": {k: [best_cv[(K, f, name, k)] for f in range(K)] for k in kinds},
                                                          "robust": {"corpus": [], "own": []}, "plateau": {"corpus": [], "own": []}}
             intervals: dict[str, list[tuple[float, float]]] = {"robust": [], "plateau": []}
             for f in range(K):
-                rc, ro, iv = robust(K, name, fold != f, [g for g in range(K) if g != f])
+                rc, ro, iv = robust(K, name, f)
                 pc, piv = plateau(K, name, f)
                 chosen["robust"]["corpus"].append(rc)
                 chosen["robust"]["own"].append(ro)

@@ -43,11 +43,11 @@ from plumbing.durations import duration_words
 __all__ = [
     "CONSTANT_STRETCH_ROWS",
     "EXTREME_VALUE",
+    "EVERY_RANGE_SECONDS",
     "GAP_FACTOR",
     "SHORT_FILE_ROWS",
     "Quirk",
     "RawSeries",
-    "EVERY_RANGE_SECONDS",
     "UnscorableFile",
     "coarsen",
     "file_order_window_rows",
@@ -321,8 +321,10 @@ def coarsen(raw: RawSeries, every_seconds: float) -> RawSeries:
         raise ValueError(f"every_seconds must be from {low:g} to {high:g} seconds, got {every_seconds!r}")
     step_ns = int(round(every_seconds * 1e9))
     bucket = raw.timestamps.astype("datetime64[ns]").astype(np.int64) // step_ns
-    starts = np.flatnonzero(np.concatenate(([True], bucket[1:] != bucket[:-1]))) if bucket.size else np.zeros(0, dtype=int)
-    run = np.cumsum(np.isin(np.arange(bucket.size), starts)) - 1  # the run (output row) of each input row
+    is_start = np.ones(bucket.size, dtype=bool)
+    is_start[1:] = bucket[1:] != bucket[:-1]
+    starts = np.flatnonzero(is_start)
+    run = np.cumsum(is_start) - 1  # the run (output row) of each input row
     usable = ~raw.carried
     count = np.bincount(run[usable], minlength=starts.size).astype(float)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):

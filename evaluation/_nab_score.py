@@ -45,8 +45,8 @@ __all__ = [
     "row_weights",
     "scaled_sigmoid",
     "score_corpus",
-    "threshold_sweep",
     "score_file",
+    "threshold_sweep",
     "window_rows",
 ]
 
@@ -238,13 +238,20 @@ def threshold_sweep(events: Sequence[tuple[np.ndarray, np.ndarray]], n_windows: 
     """
     values = np.concatenate([v for v, _ in events]) if events else np.empty(0)
     deltas = np.concatenate([d for _, d in events]) if events else np.empty(0)
-    base = -profile.fn_weight * n_windows  # nothing detected
     order = np.argsort(values, kind="stable")
-    values, deltas = values[order], deltas[order]
-    # suffix[j] = sum of deltas[j:], i.e. the change once every event with value >= values[j] is on.
-    suffix = np.concatenate((np.cumsum(deltas[::-1])[::-1], [0.0]))
-    candidates = np.unique(np.concatenate((values, [NEVER_FIRE_THRESHOLD])))
-    return candidates, base + suffix[np.searchsorted(values, candidates, side="left")]
+    return _sorted_sweep(values[order], deltas[order], -profile.fn_weight * n_windows)
+
+
+def _sorted_sweep(values: np.ndarray, deltas: np.ndarray, base: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`threshold_sweep` on events already sorted by value (stable); ``base`` is the raw score with nothing detected.
+
+    Scores lie in ``[0, 1]``, under :data:`NEVER_FIRE_THRESHOLD`: the first of each run of equal
+    values is a candidate, and its total is ``base`` plus every delta from it on.
+    """
+    suffix = np.concatenate((np.cumsum(deltas[::-1])[::-1], [0.0]))  # suffix[j] = sum of deltas[j:]
+    first = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1]))) if values.size else np.zeros(0, dtype=int)
+    candidates = np.concatenate((values[first], [NEVER_FIRE_THRESHOLD]))
+    return candidates, base + suffix[np.concatenate((first, [values.size]))]
 
 
 def best_threshold(events: Sequence[tuple[np.ndarray, np.ndarray]], n_windows: int, profile: Profile) -> tuple[float, float]:
@@ -283,15 +290,9 @@ class SortedEvents:
 
     def sweep(self, files: np.ndarray, profile: Profile) -> tuple[np.ndarray, np.ndarray]:
         """:func:`threshold_sweep` over the files where the boolean mask ``files`` is true."""
-        keep = np.asarray(files, dtype=bool)[self.owner]
-        values, deltas = self.values[keep], self.deltas[keep]
-        base = -profile.fn_weight * int(self.n_windows[np.asarray(files, dtype=bool)].sum())
-        suffix = np.concatenate((np.cumsum(deltas[::-1])[::-1], [0.0]))
-        first = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1]))) if values.size else np.zeros(0, dtype=int)
-        # the values are sorted and, being scores in [0, 1], under NEVER_FIRE_THRESHOLD: the first of each run of
-        # equal values is a candidate, its suffix the score once it is on (what searchsorted(side="left") finds)
-        candidates = np.concatenate((values[first], [NEVER_FIRE_THRESHOLD]))
-        return candidates, base + suffix[np.concatenate((first, [values.size]))]
+        files = np.asarray(files, dtype=bool)
+        keep = files[self.owner]
+        return _sorted_sweep(self.values[keep], self.deltas[keep], -profile.fn_weight * int(self.n_windows[files].sum()))
 
 
 def optimise_threshold(files: Sequence[ScoredFile], profile: Profile) -> tuple[float, float]:

@@ -32,7 +32,7 @@ import pandas as pd
 
 from plumbing.durations import duration_words
 
-from ._scoring import calibrate_threshold
+from ._scoring import _directed, calibrate_threshold
 
 __all__ = [
     "CHANGE_COMPONENTS",
@@ -168,14 +168,6 @@ def calibrate_changes(z: dict[str, np.ndarray], valid: np.ndarray | None, settin
             np.where(ok, values, 0.0), ok, quantile=settings.calibration_quantile, factor=settings.calibration_factor, z_floor=settings.floor(c)
         )
     return out
-
-
-def _directed(value: np.ndarray, direction: str) -> np.ndarray:
-    if direction == "above":
-        return np.maximum(value, 0.0)
-    if direction == "below":
-        return np.maximum(-value, 0.0)
-    return np.abs(value)
 
 
 def change_scores(

@@ -114,12 +114,21 @@ def _progress(done: int, total: int, what: str) -> None:
 
 def run_nab(args: argparse.Namespace) -> int:
     """Handler of ``aiops evaluate nab``."""
-    from evaluation import NAB_FOLDS, NabInputError, evaluate_nab, nab_default_jobs, select_and_evaluate_nab, write_quirky_copies
+    from evaluation import (
+        NAB_EVERY_RANGE_SECONDS,
+        NAB_FOLDS,
+        NabInputError,
+        evaluate_nab,
+        nab_default_jobs,
+        select_and_evaluate_nab,
+        write_quirky_copies,
+    )
     from model import make_streaming_detector as make_detector
 
     if args.select == "cv" and args.detector != "linear":
         raise UsageError(f"--select cv tunes the linear detector's settings; --detector is {args.detector!r}, allowed: linear")
-    if args.every is not None and not 1.0 <= args.every <= 3650 * 86_400.0:
+    low, high = NAB_EVERY_RANGE_SECONDS  # 1 s to 3650 d
+    if args.every is not None and not low <= args.every <= high:
         raise UsageError(f"--every must be from 1s to 3650d, got {args.every:g} s")
     if args.every is not None and args.select == "cv":
         raise UsageError("--every applies to a plain run; --select cv cross-validates on the files as they are (allowed: --select none)")
