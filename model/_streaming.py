@@ -106,7 +106,9 @@ class StreamingZScore:
     over the ``k`` rows before row ``i`` (the window in rows at the series' usual step, at least
     ``min_window_rows``: a standard deviation needs rows); rows without a full window score 0. A flat window
     (std 0) uses a tiny floor, so any change from a flat line scores high. After a flag the
-    rows of the next ``cooldown_seconds`` score 0.
+    rows of the next ``cooldown_seconds`` score 0, and a row under 1 keeps its score only if it
+    is higher than every score of the ``cooldown_seconds`` before it (a rest period at every
+    threshold).
     """
 
     window_seconds: float = HOUR_SECONDS
@@ -164,8 +166,10 @@ class StreamingLinear:
     (``max(floor, calibration_factor × change_quantile)``; ``level_floor``, ``noise_floor``,
     ``spike_floor``) once ``min_change_history_seconds`` of them exist; before that the components
     score 0. The row's score is the largest component score; ``StreamResult.component`` names it.
-    After a flag the rows of the next ``cooldown_seconds`` score 0. Every span is turned into
-    rows by the series' usual step (:meth:`rows`).
+    After a flag the rows of the next ``cooldown_seconds`` score 0, and a row under 1 keeps its
+    score only if it is higher than every score of the ``cooldown_seconds`` before it (a rest
+    period at every threshold, for NAB's threshold sweep). Every span is turned into rows by the
+    series' usual step (:meth:`rows`).
     """
 
     min_history_seconds: float = 2 * DAY_SECONDS
@@ -407,7 +411,13 @@ def _recent_median(x: np.ndarray, rows: int, min_rows: int) -> np.ndarray:
 
 
 def _cool_down(score: np.ndarray, rows: int) -> np.ndarray:
-    """Zero the ``rows`` rows after each flag (score >= 1) that is itself not cooled down."""
+    """The rest period at every threshold: what is left of ``score`` after it.
+
+    A flag (score >= 1) not itself silenced zeroes the ``rows`` rows after it; a row scoring
+    under 1 keeps its score only if it is higher than every score (as given) of the ``rows``
+    rows before it. So whatever threshold the scores are cut at, the first row over it silences
+    the following rows that do not rise above it; at 1 the second rule changes nothing.
+    """
     out = score.copy()
     quiet_until = -1
     for i in np.flatnonzero(score >= 1.0):
@@ -416,6 +426,8 @@ def _cool_down(score: np.ndarray, rows: int) -> np.ndarray:
             continue
         out[i + 1 : i + 1 + rows] = 0.0
         quiet_until = i + rows
+    before = pd.Series(score).rolling(rows, min_periods=1).max().shift(1).to_numpy()  # max of the rows rows before each
+    out[(score < 1.0) & (score <= before)] = 0.0  # NaN before row 0: kept
     return out
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from evaluation._nab import NabInputError, default_results_dir, evaluate_nab, load_corpus, read_series, read_windows, to_unit_interval
 from aiops.commands.evaluate_nab import register_nab
-from model._streaming import StreamingLinear, StreamingZScore, make_detector
+from model._streaming import StreamingLinear, StreamingZScore, _cool_down, make_detector
 
 REPO = Path(__file__).resolve().parents[2]
 NAB = REPO.parent / "shared" / "datasets" / "nab"
@@ -111,6 +111,38 @@ def test_zscore_is_the_distance_from_the_last_hour_in_three_sigmas():
     assert score[12] == pytest.approx((4.0 - 1.5) / (3 * 0.5))
     # after a flag, the next rows score 0 for the cool-down
     assert StreamingZScore(cooldown_seconds=STEP).run(np.arange(x.size) * STEP, x).score[13] == 0.0
+
+
+def test_rest_period_after_a_flag_and_under_one_only_above_the_scores_before():
+    score = np.array([0.2, 0.9, 0.5, 0.95, 1.5, 3.0, 0.7, 0.1, 0.99])
+    # 0.5 is not above 0.9 two rows back; 1.5 silences the next two rows (3.0 too); 0.1 is under 3.0
+    assert _cool_down(score, 2).tolist() == [0.2, 0.9, 0.0, 0.95, 1.5, 0.0, 0.0, 0.0, 0.99]
+
+
+def _flags_only_rest(score: np.ndarray, rows: int) -> np.ndarray:
+    """The rest period of flags alone, written out slowly: a flag not silenced silences the next ``rows`` rows."""
+    flags, quiet_until = np.zeros(score.size, dtype=bool), -1
+    for i, s in enumerate(score):
+        if s >= 1.0 and i > quiet_until:
+            flags[i], quiet_until = True, i + rows
+    return flags
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_rest_period_holds_at_every_threshold_and_changes_nothing_at_one(seed):
+    rng = np.random.default_rng(seed)
+    rows = int(rng.integers(1, 12))
+    score = np.where(rng.random(300) < 0.5, 0.0, rng.gamma(1.0, 0.5, 300))
+    out = _cool_down(score, rows)
+    assert np.all((out == score) | (out == 0.0))
+    assert ((out >= 1.0) == _flags_only_rest(score, rows)).all()  # the detector's own threshold: as before
+    for threshold in rng.uniform(0.05, 1.0, 5):
+        fired = np.flatnonzero(out >= threshold)
+        if (score >= threshold).any():
+            assert fired.size and fired[0] == np.flatnonzero(score >= threshold)[0]  # the first row over it always fires
+        for i, j in zip(fired[:-1], fired[1:]):
+            if j - i <= rows:  # within the rest period of the row before (never a flag's): only by rising above it
+                assert score[i] < 1.0 and score[j] > score[i]
 
 
 def test_scores_map_to_unit_interval_with_own_threshold_one_half():
