@@ -15,7 +15,10 @@ Scores follow the kit's convention: ``s >= 0``, ``s >= 1`` means anomalous.
 
 Both share the same alert grouping: after a flag (score >= 1) the rows of the next
 :data:`COOLDOWN_SECONDS` (one day) score 0, since the anomaly is already raised (NAB's own
-CAD OSE detector has the same kind of rest period). Configuration is fixed at construction,
+CAD OSE detector has the same kind of rest period); and a row scoring under 1 keeps its score
+only if it is higher than every score (as computed, before any rest period) of the day before
+it, so that under whatever threshold NAB's sweep cuts the scores at, the first row over it
+silences the following day's rows that do not rise above it. Configuration is fixed at construction,
 one for every file, and never looks at labels.
 
 Every span is a time (``*_seconds``), turned into rows per series by its usual step
@@ -55,7 +58,7 @@ __all__ = [
 DAY_SECONDS = 86_400.0
 HOUR_SECONDS = 3_600.0
 
-#: After a flag the rows of this span score 0 (the alert is already raised): one day.
+#: After a flag the rows of this span score 0 (the alert is already raised), and a row under 1 must rise above its scores: one day.
 COOLDOWN_SECONDS = DAY_SECONDS
 
 #: The step assumed for a series with fewer than two distinct times (NAB's 5 minutes).
@@ -107,8 +110,8 @@ class StreamingZScore:
     ``min_window_rows``: a standard deviation needs rows); rows without a full window score 0. A flat window
     (std 0) uses a tiny floor, so any change from a flat line scores high. After a flag the
     rows of the next ``cooldown_seconds`` score 0, and a row under 1 keeps its score only if it
-    is higher than every score of the ``cooldown_seconds`` before it (a rest period at every
-    threshold).
+    is higher than every score (as computed, before any rest period) of the ``cooldown_seconds``
+    before it (:func:`_cool_down`); ``cooldown_seconds=0`` turns both off.
     """
 
     window_seconds: float = HOUR_SECONDS
@@ -130,7 +133,7 @@ class StreamingZScore:
             std = past.std(axis=1)
             floor = 1e-9 * np.maximum(1.0, np.abs(mean))
             z = np.abs(x[k:] - mean) / np.maximum(std, floor)
-            score[k:] = np.minimum(z / self.z_threshold, MAX_SCORE)
+            score[k:] = np.minimum(np.nan_to_num(z / self.z_threshold, nan=0.0, posinf=MAX_SCORE), MAX_SCORE)  # 1e308 neighbours: inf - inf
             expected[k:] = mean
             spread[k:] = self.z_threshold * std
         if self.cooldown_seconds:
@@ -167,8 +170,9 @@ class StreamingLinear:
     ``spike_floor``) once ``min_change_history_seconds`` of them exist; before that the components
     score 0. The row's score is the largest component score; ``StreamResult.component`` names it.
     After a flag the rows of the next ``cooldown_seconds`` score 0, and a row under 1 keeps its
-    score only if it is higher than every score of the ``cooldown_seconds`` before it (a rest
-    period at every threshold, for NAB's threshold sweep). Every span is turned into rows by the
+    score only if it is higher than every score (as computed, before any rest period) of the
+    ``cooldown_seconds`` before it (:func:`_cool_down`, for NAB's threshold sweep);
+    ``cooldown_seconds=0`` turns both off. Every span is turned into rows by the
     series' usual step (:meth:`rows`).
     """
 
