@@ -266,11 +266,15 @@ class StreamingLinear:
         # a value of +-inf (1e308 minus a level of -1e308) is clipped like any other
         return np.clip(np.where(np.isnan(target), np.nan, target), centre - bound, centre + bound)
 
-    def _recalibrate(self, model: LinearBaseline, t: np.ndarray, target: np.ndarray, context: np.ndarray, flagged: np.ndarray) -> None:
-        """Robust scale and threshold of a model fitted on clipped targets, from the residuals of the targets as they were.
+    def _recalibrate(
+        self, model: LinearBaseline, t: np.ndarray, target: np.ndarray, fit_target: np.ndarray, context: np.ndarray, flagged: np.ndarray
+    ) -> None:
+        """Robust scale and threshold of a model fitted on clipped targets (``fit_target``), from the residuals of the targets as they were.
 
         The clipped coefficients stay; the scale (MAD) and the tail calibration see every value,
-        so clipping changes nothing but the pull of the extreme rows on the fit.
+        so clipping changes nothing but the pull of the extreme rows on the fit. The scale's
+        floor is the fit's own, from the clipped targets: from the targets as they were, one
+        value of 1e308 would make it about 1e298 and blind every fit that sees it.
         """
         residual = (target - model.predict(t, context))[:, 0]
         valid = np.isfinite(residual)
@@ -279,7 +283,7 @@ class StreamingLinear:
         if valid.sum() < 2:
             return
         # the fit's own calibration (the same subsample and order statistics), on the unclipped residuals
-        model.recalibrate(residual[:, None], valid[:, None], floor=1e-6 * (abs(float(np.mean(target[:, 0][valid]))) + 1e-12))
+        model.recalibrate(residual[:, None], valid[:, None], floor=1e-6 * (abs(float(np.mean(fit_target[:, 0][valid]))) + 1e-12))
 
     def run(self, times_seconds: npt.ArrayLike, values: npt.ArrayLike) -> StreamResult:
         t = np.asarray(times_seconds, dtype=float)
@@ -310,7 +314,7 @@ class StreamingLinear:
                     t[lo:start], fit_target, context[lo:start], exclude=flagged[lo:start] if self.self_cleaning else None
                 )
                 if np.any(fit_target != target[lo:start]):  # clipped: scale and calibration from the values as they were
-                    self._recalibrate(model, t[lo:start], target[lo:start], context[lo:start], flagged[lo:start])
+                    self._recalibrate(model, t[lo:start], target[lo:start], fit_target, context[lo:start], flagged[lo:start])
                 found = model.detect(t[start:stop], target[start:stop], context[start:stop])
             point[start:stop] = np.minimum(np.nan_to_num(found.anomaly_score[:, 0], nan=0.0, posinf=MAX_SCORE), MAX_SCORE)
             expected[start:stop] = level[start:stop] + found.expected[:, 0]

@@ -29,6 +29,17 @@ def test_one_glitch_does_not_blind_the_scale_to_a_spike_2000_rows_later():
     assert StreamingLinear(fit_clip_sigmas=np.inf).run(t, x).score[5000] < 1
 
 
+@pytest.mark.parametrize("glitch", [1e308, -1e308, 1e200])
+def test_an_extreme_glitch_does_not_blind_the_scale_either(glitch):
+    t, x = _series()
+    x[3000] = glitch
+    x[3500] += 40  # 40 sigma of the noise, within the history of every fit that saw the glitch
+    found = StreamingLinear().run(t, x)
+    assert found.score[3500] >= 1 and found.component[3500] == "point"
+    # every fit keeps a scale of the noise's size, not of the glitch's
+    assert "residual +" in found.explanations[3500] and float(found.explanations[3500].split("residual ")[1].split(" ")[0]) > 20
+
+
 def test_extreme_values_do_not_crash_and_every_score_is_finite():
     t, x = _series()
     x[2000], x[2001], x[2500] = 1e308, -1e308, np.nan
