@@ -159,6 +159,9 @@ class StreamingLinear:
     ``i``'s score comes from a model fitted on rows ``< i``. A fit clips its targets at
     ``fit_clip_sigmas`` robust σ from their median (one glitch of 1e9 would otherwise bend the
     Fourier terms and inflate the robust scale of every later fit that sees it). With
+    ``clip_around_last_fit`` (off: cross-validation did not keep it), from the second fit on the
+    targets are also clipped at ``fit_clip_sigmas`` σ of the fit before around its prediction,
+    which holds a glitch on a strongly seasonal series too. With
     ``self_cleaning``, rows already flagged are left out of later fits (capped by the model).
 
     **Change components** (:mod:`model._changes`) read the residuals of the last
@@ -191,6 +194,7 @@ class StreamingLinear:
     calibration_factor: float = 1.25
     self_cleaning: bool = False
     fit_clip_sigmas: float = 50.0
+    clip_around_last_fit: bool = False
     level_shift: bool = False
     noise_change: bool = True
     spike: bool = False
@@ -266,6 +270,19 @@ class StreamingLinear:
         # a value of +-inf (1e308 minus a level of -1e308) is clipped like any other
         return np.clip(np.where(np.isnan(target), np.nan, target), centre - bound, centre + bound)
 
+    def _clipped_to_fit(self, model: LinearBaseline, t: np.ndarray, target: np.ndarray, context: np.ndarray) -> np.ndarray:
+        """``target`` clipped at ``fit_clip_sigmas`` of ``model``'s robust σ around its prediction (the fit before).
+
+        The median clip alone is loose on a seasonal series (its spread is the daily swing, many
+        residual σ), so one glitch still bent the fits. NaN, and rows the model cannot predict, stay.
+        """
+        bound = self.fit_clip_sigmas * float(model.scale_[0])
+        if not (np.isfinite(bound) and bound > 0):
+            return target
+        with np.errstate(over="ignore", invalid="ignore"):
+            expected = model.predict(t, context)
+            return np.where(np.isfinite(expected), np.clip(target, expected - bound, expected + bound), target)
+
     def _recalibrate(
         self, model: LinearBaseline, t: np.ndarray, target: np.ndarray, fit_target: np.ndarray, context: np.ndarray, flagged: np.ndarray
     ) -> None:
@@ -301,12 +318,14 @@ class StreamingLinear:
         residual, sigma, threshold = (np.full(n, np.nan) for _ in range(3))
         flagged = np.zeros((n, 1), dtype=bool)
         known = min(self.min_level_rows, h) + self.lags  # first row with a target and its context
-        blocks = []
+        blocks, previous = [], None
         for start in range(known + rows.min_history, n, rows.refit_every):
             # Rows whose level saw a full window fit better; use only them once there are enough.
             settled = rows.level + self.lags if start - rows.level - self.lags >= rows.min_history else known
             lo, stop = max(settled, start - rows.max_history), min(n, start + rows.refit_every)
             fit_target = self._clipped(target[lo:start])
+            if previous is not None and self.clip_around_last_fit:
+                fit_target = self._clipped_to_fit(previous, t[lo:start], fit_target, context[lo:start])
             if np.isfinite(fit_target).sum() < 2:
                 continue
             with np.errstate(over="ignore", invalid="ignore"):
@@ -325,6 +344,7 @@ class StreamingLinear:
             threshold[start:stop] = model.threshold_[0]
             flagged[start:stop, 0] = point[start:stop] >= 1.0
             blocks.append((start, stop))
+            previous = model
         score, which, changes = self._with_changes(point, residual, sigma, blocks, rows)
         if rows.cooldown:
             score = _cool_down(score, rows.cooldown)
