@@ -567,7 +567,7 @@ def from_dict(data: Any, *, signals: SignalSet | None = None, source: str = "sav
         raise ModelFormatError(f"{source}: {exc}") from None
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
         what = f"missing {exc}" if isinstance(exc, KeyError) else str(exc)
-        raise ModelFormatError(f"{source}: a malformed {FORMAT_NAME} file (format_version {FORMAT_VERSION}): {what}") from exc
+        raise ModelFormatError(f"{source}: a malformed {FORMAT_NAME} file (format_version {data.get('format_version')!r}): {what}") from exc
     return SavedFleet(
         signal_set=sigset,
         dependencies=dependencies,

@@ -255,7 +255,12 @@ def test_a_damaged_file_is_refused_not_half_loaded(fitted, tmp_path):
     data = fitted.to_dict()
     del data["models"]
     path.write_text(json.dumps(data))
-    with pytest.raises(ModelFormatError, match="malformed"):
+    with pytest.raises(ModelFormatError, match=r"malformed .* file \(format_version 2\): missing 'models'"):
+        FleetModel.load(path)
+    old = _as_version_1(fitted.to_dict())
+    del old["dependencies"]
+    path.write_text(json.dumps(old))
+    with pytest.raises(ModelFormatError, match=r"\(format_version 1\): missing 'dependencies'"):  # the file's version, not the kit's
         FleetModel.load(path)
 
 
