@@ -99,6 +99,7 @@ def detector(
     incident_records: Path | None = None,
     signals_path: Path | None = None,
     infer_every_seconds: float | None = None,
+    scrape_interval_seconds: float | None = None,
     fit_every_seconds: float | None = None,
     model_source: str = "online",
     tracking_uri: str | None = None,
@@ -118,6 +119,7 @@ def detector(
     for option, seconds in (
         ("--min-history", min_history_seconds),
         ("--infer-every", infer_every_seconds),
+        ("--scrape-interval", scrape_interval_seconds),
         ("--fit-every", fit_every_seconds),
         ("--champion-check-every", champion_check_every_seconds),
     ):

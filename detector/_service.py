@@ -104,6 +104,7 @@ class DetectorService:
         dependencies: Sequence[tuple[str, str]] | None = None,
         signals: SignalSet | None = None,
         infer_every_seconds: float | None = None,
+        scrape_interval_seconds: float | None = None,
         clock: Callable[[], float] = time.time,
         on_anomaly: Callable[[dict[str, Any]], None] | None = None,
         ground_truth: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
@@ -111,7 +112,11 @@ class DetectorService:
         annotations: AnnotationPoster | None = None,
         registry: Callable[[], ChampionStore] | None = None,
     ) -> None:
-        """``registry``: connects to the model registry (registry mode; called again after a failure)."""
+        """``registry``: connects to the model registry (registry mode; called again after a failure).
+
+        ``scrape_interval_seconds`` (default: the settings', else the inference period): the
+        collector's scrape interval, which sets how many samples a complete rate window holds.
+        """
         self.settings = settings
         self.role = settings.role
         if settings.model_source == "registry" and registry is None:
@@ -127,6 +132,7 @@ class DetectorService:
         self.extra_records = list(extra_records)
         self.signals = signals or load_signals()
         self.infer_every_seconds = infer_every_seconds or settings.infer_every_seconds or 5.0
+        self.scrape_interval_seconds = scrape_interval_seconds or settings.scrape_interval_seconds or self.infer_every_seconds
         self.clock = clock
         self.on_anomaly = on_anomaly
         self._lock = threading.RLock()
@@ -515,7 +521,7 @@ class DetectorService:
         if counts is None:
             return frame
         window, min_ratio = self.signals.completeness_window_seconds, self.signals.completeness_min_ratio
-        expected = window / self.infer_every_seconds
+        expected = window / self.scrape_interval_seconds  # the samples a full window holds: one per scrape, however often we score
         # A window is complete when it has held min_ratio of its samples for the last (1 - min_ratio) of
         # a window too: scattered missed scrapes pass, but the tail of a gap does not. Just after a gap the
         # count climbs through min_ratio while the window still reaches into the gap, and rate() over it
@@ -727,13 +733,15 @@ def build_service(
     reader = PrometheusReader(base_url=settings.prometheus_url, timeout_seconds=settings.timeout_seconds)
     extra = read_incident_log(incident_records) if incident_records else []
     records = CollectorRecords(settings.collector_url, timeout_seconds=settings.timeout_seconds)
+    scrape = settings.scrape_interval_seconds or scrape_interval_seconds()
     return DetectorService(
         settings,
         source=PrometheusSource(reader, signals),
         records=records,
         extra_records=extra,
         signals=signals,
-        infer_every_seconds=settings.infer_every_seconds or scrape_interval_seconds(),
+        infer_every_seconds=settings.infer_every_seconds or scrape,
+        scrape_interval_seconds=scrape,
         ground_truth=records.incidents,
         annotations=annotation_poster(grafana, name="detector"),
         registry=registry,

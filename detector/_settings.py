@@ -41,6 +41,8 @@ class DetectorSettings(EnvSettings):
     port: int = 8001
     #: How often to score the newest points (0: the scrape interval from monitoring/prometheus.yml).
     infer_every_seconds: float = 0.0
+    #: Prometheus's scrape interval of the collector: a full rate window holds the window over it in samples (0: the one in monitoring/prometheus.yml).
+    scrape_interval_seconds: float = 0.0
     #: How often to refit the baselines.
     fit_every_seconds: float = 600.0
     #: How much history each fit reads (14 days).
@@ -85,5 +87,5 @@ class DetectorSettings(EnvSettings):
             raise ValueError("champion_check_every_seconds must be > 0")
         if self.rebaseline_after_seconds < 0:
             raise ValueError(f"rebaseline_after_seconds must be >= 0 (0: never re-baseline), not {self.rebaseline_after_seconds}")
-        if self.infer_every_seconds < 0 or self.min_history_seconds < 0:
-            raise ValueError("infer_every_seconds and min_history_seconds must be >= 0")
+        if self.infer_every_seconds < 0 or self.min_history_seconds < 0 or self.scrape_interval_seconds < 0:
+            raise ValueError("infer_every_seconds, scrape_interval_seconds and min_history_seconds must be >= 0")

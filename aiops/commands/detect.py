@@ -39,6 +39,12 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--port", type=int, help="port of /metrics and the JSON API (default 8001)")
     p.add_argument("--shard", type=_shard, help="this replica's share i/n of the services (split by a hash of the service name)")
     p.add_argument("--infer-every", type=duration_arg, help="inference period (default: the scrape interval in monitoring/prometheus.yml)")
+    p.add_argument(
+        "--scrape-interval",
+        type=duration_arg,
+        metavar="DURATION",
+        help="Prometheus's scrape interval of the collector, for the rate windows' completeness (default: the one in monitoring/prometheus.yml)",
+    )
     p.add_argument("--fit-every", type=duration_arg, help="refit period (default 10m)")
     p.add_argument("--min-history", type=duration_arg, help="history needed before flagging (default 2d)")
     p.add_argument(
@@ -77,6 +83,7 @@ def build_settings(args: argparse.Namespace) -> Any:
             host=args.host,
             port=args.port,
             infer_every_seconds=args.infer_every,
+            scrape_interval_seconds=args.scrape_interval,
             fit_every_seconds=args.fit_every,
             min_history_seconds=args.min_history,
             rebaseline_after_seconds=args.rebaseline_after,

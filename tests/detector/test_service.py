@@ -206,6 +206,50 @@ def test_the_service_settles_on_its_signal_sets_rate_window(tmp_path: Path) -> N
     assert outcomes == {"2m": "settling", "15s": "ok"}
 
 
+def test_a_full_window_is_counted_in_scrapes_however_often_the_detector_scores() -> None:
+    """Scoring every 5 s with the collector scraped every 15 s: a full 2 m window holds 8 samples, not 24."""
+    hog = sim.make_incident(CATALOG, id="1", kind="cpu_hog", service="payments", duration_seconds=600, now=NOW - 120)
+
+    class EveryFifteen(FlakySource):
+        def samples_in_window(self, start, end, step):
+            return pd.Series(120.0 / 15.0, index=self.inner.fetch(start, end, step).index)
+
+    base = dict(fit_window_seconds=3 * 86400.0, min_history_seconds=2 * 86400.0, lookback_seconds=300.0, infer_every_seconds=5.0)
+    statuses = {}
+    for scrape in (None, 15.0):
+        source = EveryFifteen(SimulatedSource(CATALOG, 3, lambda: [hog]))
+        clock = Clock(NOW - 200)
+        service = DetectorService(DetectorSettings(**base), source=source, dependencies=EDGES, clock=clock, scrape_interval_seconds=scrape)
+        service.fit_cycle()
+        clock.t = NOW
+        service.infer_cycle()
+        statuses[scrape] = (service.health()["status"], service.health()["completeness_ratio"])
+    # not told the scrape interval, the service takes its own period for it and waits for samples that never come
+    assert statuses == {None: ("settling", pytest.approx(8 / 24)), 15.0: ("ok", 1.0)}
+
+
+def test_build_service_takes_the_scrape_interval_from_the_kits_prometheus_config_unless_told() -> None:
+    from plumbing.monitoring import scrape_interval_seconds
+
+    assert build_service(DetectorSettings(infer_every_seconds=1.0)).scrape_interval_seconds == scrape_interval_seconds() == 5.0
+    told = build_service(DetectorSettings(infer_every_seconds=1.0, scrape_interval_seconds=1.0))
+    assert (told.infer_every_seconds, told.scrape_interval_seconds) == (1.0, 1.0)
+    assert build_service(DetectorSettings(scrape_interval_seconds=2.0)).infer_every_seconds == 2.0  # scored at the scrape interval told
+    with pytest.raises(ValueError, match="scrape_interval_seconds"):
+        DetectorSettings(scrape_interval_seconds=-1.0)
+
+
+def test_the_scrape_interval_reaches_the_detector_from_the_command_line_and_the_stack() -> None:
+    from aiops import stack
+    from aiops.cli import build_parser
+    from aiops.commands.detect import build_settings
+
+    told = build_settings(build_parser().parse_args(["detect", "--scrape-interval", "2s", "--infer-every", "1s"]))
+    assert (told.scrape_interval_seconds, told.infer_every_seconds) == (2.0, 1.0)
+    argv = stack.detector(port=1, prometheus_url="http://p", collector_url="http://c", scrape_interval_seconds=1.0).argv
+    assert argv[argv.index("--scrape-interval") + 1] == "1s"
+
+
 def test_build_service_reads_the_signals_file_it_is_given(tmp_path: Path) -> None:
     settings = DetectorSettings(infer_every_seconds=1.0)
     packaged = build_service(settings)

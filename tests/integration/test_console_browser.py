@@ -85,7 +85,7 @@ def console_stack(prometheus_bin: str, fast_signals: Path, tmp_path_factory: pyt
         children.append(prometheus)
         detector_spec = stack.detector(
             port=detector_port, prometheus_url=prometheus.url, collector_url=collector.url, min_history_seconds=0.8 * HISTORY_HOURS * 3600,
-            incident_records=history.incidents_path, signals_path=fast_signals, infer_every_seconds=1.0, fit_every_seconds=600,
+            incident_records=history.incidents_path, signals_path=fast_signals, infer_every_seconds=1.0, scrape_interval_seconds=1.0, fit_every_seconds=600,
         )  # fmt: skip
         detector: Child = stack.start(detector_spec, log_dir=root, wait=False)
         children.append(detector)

@@ -100,7 +100,7 @@ def dash_stack(prometheus_bin: str, fast_signals: Path, tmp_path_factory: pytest
         children.append(prometheus)
         detector_spec = stack.detector(
             port=detector_port, prometheus_url=prometheus.url, collector_url=collector_spec.url, min_history_seconds=3600,
-            signals_path=fast_signals, infer_every_seconds=1.0, fit_every_seconds=600,
+            signals_path=fast_signals, infer_every_seconds=1.0, scrape_interval_seconds=1.0, fit_every_seconds=600,
         )  # fmt: skip
         detector: Child = spawn(detector_spec.name, detector_spec.argv, log_path=root / "detector.log", env=env, cwd=root)
         children.append(detector)
@@ -111,7 +111,7 @@ def dash_stack(prometheus_bin: str, fast_signals: Path, tmp_path_factory: pytest
         registry, tracking_uri = _registry(root)
         champion_spec = stack.detector(
             port=champion_port, prometheus_url=prometheus.url, collector_url=collector_spec.url, signals_path=fast_signals,
-            infer_every_seconds=1.0, model_source="registry", tracking_uri=tracking_uri, champion_check_every_seconds=1.0,
+            infer_every_seconds=1.0, scrape_interval_seconds=1.0, model_source="registry", tracking_uri=tracking_uri, champion_check_every_seconds=1.0,
         )  # fmt: skip
         champion: Child = spawn(champion_spec.name, champion_spec.argv, log_path=root / "champion.log", cwd=root)
         children.append(champion)

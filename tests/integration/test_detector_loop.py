@@ -116,7 +116,7 @@ def loop(prometheus_bin: str, alertmanager_bin: str, fast_signals: Path, tmp_pat
 
         detector_spec = stack.detector(
             port=detector_port, prometheus_url=prometheus.url, collector_url=collector.url, min_history_seconds=2 * 86400,
-            incident_records=history.incidents_path, signals_path=fast_signals, infer_every_seconds=INFER_SECONDS, fit_every_seconds=600,
+            incident_records=history.incidents_path, signals_path=fast_signals, infer_every_seconds=INFER_SECONDS, scrape_interval_seconds=SCRAPE_SECONDS, fit_every_seconds=600,
         )  # fmt: skip
         detector = stack.start(detector_spec, log_dir=root, wait=False)
         children.append(detector)
@@ -217,7 +217,7 @@ def champion(loop: Loop) -> Iterator[Champion]:
     registry.set_champion("1")
     spec = stack.detector(
         port=loop.champion_port, prometheus_url=loop.prometheus.url, collector_url=loop.collector.url, signals_path=loop.signals_path,
-        infer_every_seconds=INFER_SECONDS, model_source="registry", tracking_uri=uri, champion_check_every_seconds=1.0,
+        infer_every_seconds=INFER_SECONDS, scrape_interval_seconds=SCRAPE_SECONDS, model_source="registry", tracking_uri=uri, champion_check_every_seconds=1.0,
     )  # fmt: skip
     child = stack.start(spec, log_dir=loop.root)
     try:
