@@ -625,7 +625,11 @@ class DetectorService:
             reason = {
                 "warming_up": f"{self.warmup_ratio:.0%} of the history needed to fit",
                 "degraded": f"no successful cycle for a while ({self.last_error or 'none yet'})",
-                "settling": "the newest rate windows hold too few samples (after a start or a scrape gap); scoring waits for them",
+                "settling": (
+                    "the newest rate windows hold too few samples (after a start or a scrape gap); scoring waits for them "
+                    f"(a full {self.signals.completeness_window_seconds:g} s window holds "
+                    f"{self.signals.completeness_window_seconds / self.scrape_interval_seconds:g} at a {self.scrape_interval_seconds:g} s scrape interval)"
+                ),
                 "online_fallback": f"no champion from the registry ({self.registry_error or 'not checked yet'}): scoring with an online fit meanwhile",
                 "ok": None,
             }[status]

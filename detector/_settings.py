@@ -25,8 +25,8 @@ PROMETHEUS_URL_ENV = "AIOPS_PROMETHEUS_URL"
 class DetectorSettings(EnvSettings):
     """Everything ``aiops detect`` can be told; units are in the field names.
 
-    ``infer_every_seconds`` of 0 means "the scrape interval written in
-    monitoring/prometheus.yml", so the query step and the scrape agree.
+    ``infer_every_seconds`` of 0 means "the scrape interval" (``scrape_interval_seconds``, else
+    the one written in monitoring/prometheus.yml), so the query step and the scrape agree.
     """
 
     ENV_PREFIX = "AIOPS_DETECTOR_"
@@ -39,7 +39,7 @@ class DetectorSettings(EnvSettings):
     host: str = "127.0.0.1"
     #: Port of the detector's /metrics and JSON API (Prometheus scrapes it as job `aiops-detector`).
     port: int = 8001
-    #: How often to score the newest points (0: the scrape interval from monitoring/prometheus.yml).
+    #: How often to score the newest points (0: the scrape interval, scrape_interval_seconds or else monitoring/prometheus.yml's).
     infer_every_seconds: float = 0.0
     #: Prometheus's scrape interval of the collector: a full rate window holds the window over it in samples (0: the one in monitoring/prometheus.yml).
     scrape_interval_seconds: float = 0.0

@@ -274,14 +274,18 @@ class StreamingLinear:
         """``target`` clipped at ``fit_clip_sigmas`` of ``model``'s robust σ around its prediction (the fit before).
 
         The median clip alone is loose on a seasonal series (its spread is the daily swing, many
-        residual σ), so one glitch still bent the fits. NaN, and rows the model cannot predict, stay.
+        residual σ), so one glitch still bent the fits. NaN stays; so does a row whose prediction
+        falls outside the range of the targets given (with ``lags``, a glitch as its lag input
+        would make the prediction huge and clip the row up to it; the lag input itself is not
+        clipped by either rule).
         """
         bound = self.fit_clip_sigmas * float(model.scale_[0])
-        if not (np.isfinite(bound) and bound > 0):
+        if not (np.isfinite(bound) and bound > 0) or not np.isfinite(target).any():
             return target
         with np.errstate(over="ignore", invalid="ignore"):
             expected = model.predict(t, context)
-            return np.where(np.isfinite(expected), np.clip(target, expected - bound, expected + bound), target)
+            usable = np.isfinite(expected) & (expected >= np.nanmin(target)) & (expected <= np.nanmax(target))
+            return np.where(usable, np.clip(target, expected - bound, expected + bound), target)
 
     def _recalibrate(
         self, model: LinearBaseline, t: np.ndarray, target: np.ndarray, fit_target: np.ndarray, context: np.ndarray, flagged: np.ndarray
@@ -300,7 +304,9 @@ class StreamingLinear:
         if valid.sum() < 2:
             return
         # the fit's own calibration (the same subsample and order statistics), on the unclipped residuals
-        model.recalibrate(residual[:, None], valid[:, None], floor=1e-6 * (abs(float(np.mean(fit_target[:, 0][valid]))) + 1e-12))
+        with np.errstate(over="ignore"):
+            centre = float(np.mean(fit_target[:, 0][valid]))  # overflows only where the clip gave up (a window mostly huge)
+        model.recalibrate(residual[:, None], valid[:, None], floor=1e-6 * ((abs(centre) if np.isfinite(centre) else 0.0) + 1e-12))
 
     def run(self, times_seconds: npt.ArrayLike, values: npt.ArrayLike) -> StreamResult:
         t = np.asarray(times_seconds, dtype=float)

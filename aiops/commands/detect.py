@@ -38,7 +38,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port of /metrics and the JSON API (default 8001)")
     p.add_argument("--shard", type=_shard, help="this replica's share i/n of the services (split by a hash of the service name)")
-    p.add_argument("--infer-every", type=duration_arg, help="inference period (default: the scrape interval in monitoring/prometheus.yml)")
+    p.add_argument("--infer-every", type=duration_arg, help="inference period (default: the scrape interval, --scrape-interval or else monitoring/prometheus.yml's)")
     p.add_argument(
         "--scrape-interval",
         type=duration_arg,

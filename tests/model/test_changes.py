@@ -55,6 +55,18 @@ def test_on_a_strongly_seasonal_series_clipping_around_the_last_fit_holds_a_glit
     assert StreamingLinear().run(t, x).score[3500] < 1  # the default (cross-validation did not keep the option) misses it
 
 
+def test_clipping_around_the_last_fit_never_clips_a_row_up_to_a_prediction_its_lag_glitch_made():
+    class LastFit:  # a fit whose prediction for the row after a glitch took the glitch as its lag input
+        scale_ = np.array([1.0])
+
+        def predict(self, t, context):
+            return np.array([[0.0], [5e307], [0.0], [np.nan]])
+
+    target = np.array([[500.0], [2.0], [-1.0], [3.0]])
+    out = StreamingLinear(clip_around_last_fit=True)._clipped_to_fit(LastFit(), np.arange(4.0), target, np.zeros((4, 1, 1)))
+    assert out[:, 0].tolist() == [50.0, 2.0, -1.0, 3.0]  # the glitch clipped at 50 σ; the rest as they were
+
+
 def test_extreme_values_do_not_crash_and_every_score_is_finite():
     t, x = _series()
     x[2000], x[2001], x[2500] = 1e308, -1e308, np.nan
