@@ -3,6 +3,9 @@
 - **Folds** (:func:`assign_folds`): :data:`FOLDS` folds by file, stratified by category: within
   each category (sorted) the files (sorted) are dealt to the folds in turn, one counter running
   across categories so the folds stay the same size. A fixed rule of the file names, no seed.
+  Further *assignments* (``also_assignments``) deal the files of each category in another fixed
+  order (by a hash of the assignment number and the name) to show how much the estimate owes
+  to one split: reported, never used to choose.
 - **Grid** (:data:`GRID`): fixed here, over :class:`model._streaming.StreamingLinear`'s parameters;
   the report says how many configurations were tried.
 - **Selection**: for each fold and each NAB profile, the configuration and corpus threshold are
@@ -29,6 +32,7 @@ earlier one in the grid.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -97,12 +101,19 @@ def grid_size(grid: Sequence[Mapping[str, object]] = GRID) -> int:
     return len(grid)
 
 
-def assign_folds(keys: Sequence[str], folds: int = FOLDS) -> dict[str, int]:
-    """Fold of each file: stratified by category (the folder), dealt in turn in sorted order."""
+def assign_folds(keys: Sequence[str], folds: int = FOLDS, assignment: int = 0) -> dict[str, int]:
+    """Fold of each file: stratified by category (the folder), dealt in turn in sorted order.
+
+    ``assignment`` 0 is that order; assignment ``a > 0`` deals each category's files in the order of
+    ``sha256(f"{a}/{key}")`` instead: another fixed split with the same strata and fold sizes.
+    """
     if folds < 2:
         raise ValueError(f"folds must be at least 2, got {folds}")
+    if assignment < 0:
+        raise ValueError(f"assignment must be >= 0, got {assignment}")
+    order = (lambda key: key) if assignment == 0 else (lambda key: hashlib.sha256(f"{assignment}/{key}".encode()).hexdigest())
     by_category: dict[str, list[str]] = {}
-    for key in sorted(set(keys)):
+    for key in sorted(set(keys), key=order):
         by_category.setdefault(key.split("/")[0], []).append(key)
     assignment, turn = {}, 0
     for category in sorted(by_category):
@@ -127,7 +138,9 @@ class CvReport:
     """What :func:`cross_validate` found; :meth:`as_dict` is JSON-ready.
 
     ``in_sample`` and ``cv`` are the figures of ``rule`` at ``n_folds`` folds; ``rules`` holds every
-    rule's figures, ``other_folds`` the cross-validated scores at the other fold counts asked for.
+    rule's figures, ``other_folds`` the cross-validated scores at the other fold counts asked for,
+    ``assignments`` every rule's cross-validated scores at ``n_folds`` folds under each fold
+    assignment (0, the one above, first).
     """
 
     configurations: int
@@ -140,6 +153,7 @@ class CvReport:
     cv: dict[str, dict[str, object]] = field(default_factory=dict)
     rules: dict[str, dict[str, object]] = field(default_factory=dict)
     other_folds: dict[str, dict[str, object]] = field(default_factory=dict)
+    assignments: dict[str, dict[str, dict[str, list[float]]]] = field(default_factory=dict)
     failures: int = 0
 
     def as_dict(self) -> dict[str, object]:
@@ -154,6 +168,7 @@ class CvReport:
             "cross_validated": self.cv,
             "rules": self.rules,
             "other_folds": self.other_folds,
+            "assignments": self.assignments,
             "detector_failures": self.failures,
         }
 
@@ -237,38 +252,45 @@ def cross_validate(
     folds: int = FOLDS,
     rule: str = RULE,
     also_folds: Sequence[int] = (),
+    also_assignments: int = 0,
     jobs: int = 1,
     progress: Progress | None = None,
 ) -> CvReport:
     """Cross-validated and in-sample NAB scores of ``grid`` chosen by every rule, all profiles, both thresholds.
 
     ``rule`` (one of :data:`RULES`) is the one whose figures fill ``in_sample`` and ``cv``;
-    ``also_folds`` are further fold counts whose cross-validated scores are reported, not used.
+    ``also_folds`` are further fold counts whose cross-validated scores are reported, not used;
+    ``also_assignments`` further fold assignments at ``folds`` folds (:func:`assign_folds`), reported
+    in ``assignments``, not used.
     """
     if rule not in RULES:
         raise ValueError(f"rule must be one of {', '.join(RULES)}, got {rule!r}")
+    if also_assignments < 0:
+        raise ValueError(f"also_assignments must be >= 0, got {also_assignments}")
     keys = [s.key for s in corpus]
-    fold_counts = [folds, *(k for k in dict.fromkeys(also_folds) if k != folds)]
-    fold_of = {k: assign_folds(keys, k) for k in fold_counts}
-    fold_arr = {k: np.array([fold_of[k][key] for key in keys]) for k in fold_counts}
+    # a scheme is (fold count, assignment); the first is the one reported as cross-validated
+    main = (folds, 0)
+    schemes = [main, *((k, 0) for k in dict.fromkeys(also_folds) if k != folds), *((folds, a) for a in range(1, also_assignments + 1))]
+    fold_of = {sch: assign_folds(keys, *sch) for sch in schemes}
+    fold_arr = {sch: np.array([fold_of[sch][key] for key in keys]) for sch in schemes}
     windows = np.array([len(s.windows) for s in corpus])
     n_windows = int(windows.sum())
     if n_windows == 0:
         raise ValueError("the files scored have no anomaly windows, so the score is undefined")
     grid = [dict(c) for c in grid]
-    report = CvReport(configurations=len(grid), n_folds=folds, folds=fold_of[folds], grid=tuple(grid), n_windows=n_windows, rule=rule)
+    report = CvReport(configurations=len(grid), n_folds=folds, folds=fold_of[main], grid=tuple(grid), n_windows=n_windows, rule=rule)
     kinds = ("corpus", "own")
-    best_cv = {(K, f, p, r): _Best() for K in fold_counts for f in range(K) for p in PROFILES for r in kinds}
+    best_cv = {(sch, f, p, r): _Best() for sch in schemes for f in range(sch[0]) for p in PROFILES for r in kinds}
     best_in = {(p, r): _Best() for p in PROFILES for r in kinds}
     # For the robust rule: each configuration's raw score on each fold alone (at the fold's best threshold)
     # and its own-threshold raw score per file.
-    fold_raw = {(K, p): np.zeros((len(grid), K)) for K in fold_counts for p in PROFILES}
+    fold_raw = {(sch, p): np.zeros((len(grid), sch[0])) for sch in schemes for p in PROFILES}
     own_raw = {p: np.zeros((len(grid), len(corpus))) for p in PROFILES}
     # For the robust and plateau rules: with the training folds of test fold f (f = K: all folds, in-sample),
     # each configuration's plateau (threshold, pooled training raw score, interval low, high) and its raw
     # score on every fold g at that threshold.
-    at_use = {(K, p): np.zeros((len(grid), K + 1, K)) for K in fold_counts for p in PROFILES}
-    at_use_threshold = {(K, p): np.zeros((len(grid), K + 1, 4)) for K in fold_counts for p in PROFILES}
+    at_use = {(sch, p): np.zeros((len(grid), sch[0] + 1, sch[0])) for sch in schemes for p in PROFILES}
+    at_use_threshold = {(sch, p): np.zeros((len(grid), sch[0] + 1, 4)) for sch in schemes for p in PROFILES}
 
     tasks = ((config, corpus) for config in grid)
     if jobs > 1:
@@ -287,55 +309,58 @@ def cross_validate(
                 _update(best_in[(name, "own")], float(own.sum()), c, OWN_THRESHOLD, 0.0)
                 t_all, raw_all = best_of_sweep(*ordered.sweep(np.ones(len(corpus), dtype=bool), profile))
                 _update(best_in[(name, "corpus")], raw_all, c, t_all, 0.0)
-                for K in fold_counts:
-                    fold = fold_arr[K]
+                for sch in schemes:
+                    K, fold = sch[0], fold_arr[sch]
                     for f in range(K):
                         train = fold != f
                         test = np.flatnonzero(~train)
-                        _update(best_cv[(K, f, name, "own")], float(own[train].sum()), c, OWN_THRESHOLD,
+                        _update(best_cv[(sch, f, name, "own")], float(own[train].sum()), c, OWN_THRESHOLD,
                                 lambda: float(own[~train].sum()))
                         t, raw = best_of_sweep(*ordered.sweep(train, profile))
-                        _update(best_cv[(K, f, name, "corpus")], raw, c, t,
+                        _update(best_cv[(sch, f, name, "corpus")], raw, c, t,
                                 lambda t=t: sum(raw_at_threshold(events[i], windows[i], t, profile) for i in test))
-                        fold_raw[(K, name)][c, f] = best_of_sweep(*ordered.sweep(~train, profile))[1]
+                        fold_raw[(sch, name)][c, f] = best_of_sweep(*ordered.sweep(~train, profile))[1]
                     for f in range(K + 1):  # f == K: no test fold (in-sample)
+                        if f == K and sch != main:
+                            continue  # in-sample is the main scheme's
                         train = fold != f
                         t, raw, (low, high) = plateau_of_sweep(*ordered.sweep(train, profile), int(windows[train].sum()), profile)
                         per_file = np.array([raw_at_threshold(e, n, t, profile) for e, n in zip(events, windows)])
-                        at_use[(K, name)][c, f] = np.bincount(fold, weights=per_file, minlength=K)
-                        at_use_threshold[(K, name)][c, f] = (t, raw, low, high)
+                        at_use[(sch, name)][c, f] = np.bincount(fold, weights=per_file, minlength=K)
+                        at_use_threshold[(sch, name)][c, f] = (t, raw, low, high)
             if progress is not None:
                 progress(c + 1, len(grid), f"configuration {c + 1} of {len(grid)}")
     finally:
         if pool is not None:
             pool.shutdown()
 
-    def at_plateau(K: int, name: str, f: int, c: int) -> tuple[_Best, tuple[float, float]]:
-        """Configuration ``c`` at its plateau threshold on the training folds of fold ``f`` of ``K`` (``f == K``: all)."""
-        t, raw, low, high = at_use_threshold[(K, name)][c, f]
-        test_raw = float(at_use[(K, name)][c, f, f]) if f < K else 0.0
+    def at_plateau(sch: tuple[int, int], name: str, f: int, c: int) -> tuple[_Best, tuple[float, float]]:
+        """Configuration ``c`` at its plateau threshold on the training folds of fold ``f`` of scheme ``sch`` (``f == K``: all)."""
+        K = sch[0]
+        t, raw, low, high = at_use_threshold[(sch, name)][c, f]
+        test_raw = float(at_use[(sch, name)][c, f, f]) if f < K else 0.0
         return _Best(train=float(raw), config=c, threshold=float(t), test_raw=test_raw), (float(low), float(high))
 
-    def robust(K: int, name: str, f: int) -> tuple[_Best, _Best, tuple[float, float]]:
-        """The robust rule's choices with fold ``f`` of ``K`` held out (``f == K``: none): corpus and own threshold."""
-        fold = fold_arr[K]
+    def robust(sch: tuple[int, int], name: str, f: int) -> tuple[_Best, _Best, tuple[float, float]]:
+        """The robust rule's choices with fold ``f`` of scheme ``sch`` held out (``f == K``: none): corpus and own threshold."""
+        K, fold = sch[0], fold_arr[sch]
         train_folds = [g for g in range(K) if g != f]
         own_by_fold = np.column_stack([own_raw[name][:, fold == g].sum(axis=1) for g in train_folds])
         c_own = mean_rank_choice(own_by_fold)
-        corpus_pick, interval = at_plateau(K, name, f, mean_rank_choice(fold_raw[(K, name)][:, train_folds]))
+        corpus_pick, interval = at_plateau(sch, name, f, mean_rank_choice(fold_raw[(sch, name)][:, train_folds]))
         train = fold != f
         own_pick = _Best(train=float(own_raw[name][c_own][train].sum()), config=c_own, threshold=OWN_THRESHOLD,
                          test_raw=float(own_raw[name][c_own][~train].sum()))
         return corpus_pick, own_pick, interval
 
-    def plateau(K: int, name: str, f: int) -> tuple[_Best, tuple[float, float]]:
-        """The plateau rule's corpus-threshold choice with fold ``f`` of ``K`` held out (``f == K``: none held out)."""
-        train_folds = [g for g in range(K) if g != f]
-        return at_plateau(K, name, f, mean_rank_choice(at_use[(K, name)][:, f, train_folds]))
+    def plateau(sch: tuple[int, int], name: str, f: int) -> tuple[_Best, tuple[float, float]]:
+        """The plateau rule's corpus-threshold choice with fold ``f`` of scheme ``sch`` held out (``f == K``: none held out)."""
+        train_folds = [g for g in range(sch[0]) if g != f]
+        return at_plateau(sch, name, f, mean_rank_choice(at_use[(sch, name)][:, f, train_folds]))
 
     for name, profile in PROFILES.items():
-        r_corpus, r_own, interval = robust(folds, name, folds)
-        p_corpus, p_interval = plateau(folds, name, folds)
+        r_corpus, r_own, interval = robust(main, name, folds)
+        p_corpus, p_interval = plateau(main, name, folds)
         in_sample = {
             "best": {k: best_in[(name, k)] for k in kinds},
             "robust": {"corpus": r_corpus, "own": r_own},
@@ -350,13 +375,14 @@ def cross_validate(
             }
             if rule_name in ("robust", "plateau"):
                 entry["in_sample"][name]["corpus"]["plateau"] = list(interval if rule_name == "robust" else p_interval)
-        for K in fold_counts:
-            chosen: dict[str, dict[str, list[_Best]]] = {"best": {k: [best_cv[(K, f, name, k)] for f in range(K)] for k in kinds},
+        for sch in schemes:
+            K = sch[0]
+            chosen: dict[str, dict[str, list[_Best]]] = {"best": {k: [best_cv[(sch, f, name, k)] for f in range(K)] for k in kinds},
                                                          "robust": {"corpus": [], "own": []}, "plateau": {"corpus": [], "own": []}}
             intervals: dict[str, list[tuple[float, float]]] = {"robust": [], "plateau": []}
             for f in range(K):
-                rc, ro, iv = robust(K, name, f)
-                pc, piv = plateau(K, name, f)
+                rc, ro, iv = robust(sch, name, f)
+                pc, piv = plateau(sch, name, f)
                 chosen["robust"]["corpus"].append(rc)
                 chosen["robust"]["own"].append(ro)
                 chosen["plateau"]["corpus"].append(pc)
@@ -374,11 +400,15 @@ def cross_validate(
                 if rule_name in intervals:
                     for item, iv in zip(result["corpus"]["per_fold"], intervals[rule_name]):
                         item["plateau"] = list(iv)
-                if K == folds:
+                scores_only = {k: v["score"] for k, v in result.items()}
+                if sch == main:
                     report.rules[rule_name]["cross_validated"][name] = result
-                else:
-                    scores_only = {k: v["score"] for k, v in result.items()}
+                elif sch[1] == 0:
                     report.other_folds.setdefault(str(K), {}).setdefault(rule_name, {})[name] = scores_only
+                if K == folds and also_assignments:  # assignment 0 (the main one) first, then 1, 2, ...
+                    listed = report.assignments.setdefault(rule_name, {}).setdefault(name, {k: [] for k in kinds})
+                    for k in kinds:
+                        listed[k].append(scores_only[k])
     report.in_sample = report.rules[rule]["in_sample"]
     report.cv = report.rules[rule]["cross_validated"]
     return report
@@ -410,6 +440,7 @@ def select_and_evaluate(
     folds: int = FOLDS,
     rule: str | None = None,
     also_folds: Sequence[int] = (),
+    also_assignments: int = 0,
     jobs: int = 1,
     progress: Progress | None = None,
 ) -> dict[str, object]:
@@ -426,7 +457,7 @@ def select_and_evaluate(
     cv_progress = None if progress is None else (lambda d, t, what: progress(d, t, f"cv: {what}"))
     try:
         cv = cross_validate(corpus.series, grid=GRID if grid is None else grid, folds=folds, rule=RULE if rule is None else rule,
-                            also_folds=also_folds, jobs=jobs, progress=cv_progress)
+                            also_folds=also_folds, also_assignments=also_assignments, jobs=jobs, progress=cv_progress)
     except ValueError as exc:
         raise NabInputError(str(exc)) from None
     chosen = cv.in_sample["standard"]["corpus"]["configuration"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from statistics import fmean
 from typing import Any, Mapping
 
 from plumbing.durations import duration_arg, duration_words
@@ -80,6 +81,14 @@ def register_nab(evaluate_subparsers: Any) -> None:
         help="with --select cv, also report the cross-validated scores at these fold counts (a stability check; not used to choose)",
     )
     parser.add_argument(
+        "--also-assignments",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with --select cv, also cross-validate under N other fixed fold assignments (same folds and strata, other "
+        "files together) and report each rule's scores over all of them: how much the estimate owes to one split; not used to choose",
+    )
+    parser.add_argument(
         "--jobs",
         type=int,
         default=None,
@@ -137,6 +146,8 @@ def run_nab(args: argparse.Namespace) -> int:
     for name, value in (("--folds", args.folds), *(("--also-folds", k) for k in args.also_folds)):
         if value is not None and value < 2:
             raise UsageError(f"{name} must be at least 2, got {value}")
+    if not 0 <= args.also_assignments <= 100:
+        raise UsageError(f"--also-assignments must be from 0 to 100, got {args.also_assignments}")
     try:
         data_dir, windows = args.data_dir, args.windows
         if args.with_quirky_copies is not None:
@@ -152,6 +163,7 @@ def run_nab(args: argparse.Namespace) -> int:
                 folds=args.folds if args.folds is not None else NAB_FOLDS,
                 rule=args.rule,
                 also_folds=args.also_folds,
+                also_assignments=args.also_assignments,
                 progress=_progress,
             )
         else:
@@ -234,6 +246,15 @@ def render_selection(report: Mapping[str, Any]) -> list[str]:
         for rule, by_profile in by_rule.items():
             for name, scores in by_profile.items():
                 lines.append(f"| {rule} | {name} | {scores['corpus']:.2f} | {scores['own']:.2f} |")
+    if sel.get("assignments"):
+        count = len(next(iter(next(iter(sel["assignments"].values())).values()))["corpus"])
+        lines += ["", f"Cross-validated at {sel['folds']} folds under {count} fold assignments (the one above first; "
+                  "a check of how much the estimate owes to one split, not used to choose): mean (lowest to highest)", "",
+                  "| rule | profile | corpus threshold | own threshold |", "|---|---|---:|---:|"]
+        spread = lambda v: f"{fmean(v):.2f} ({min(v):.2f} to {max(v):.2f})"  # noqa: E731
+        for rule, by_profile in sel["assignments"].items():
+            for name, scores in by_profile.items():
+                lines.append(f"| {rule} | {name} | {spread(scores['corpus'])} | {spread(scores['own'])} |")
     lines += ["", f"Chosen on the training folds by the {sel['rule']} rule (standard profile, corpus threshold):"]
     for item in sel["cross_validated"]["standard"]["corpus"]["per_fold"]:
         plateau = f" (plateau {item['plateau'][0]:.4f} to {item['plateau'][1]:.4f})" if "plateau" in item else ""

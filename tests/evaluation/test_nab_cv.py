@@ -64,6 +64,22 @@ def test_folds_are_by_file_stratified_by_category_and_fixed():
         assert per_fold.max() - per_fold.min() <= 1 and per_fold.sum() == count
 
 
+def test_other_fold_assignments_keep_the_strata_and_sizes_and_are_fixed():
+    keys = [f"a/{i}.csv" for i in range(17)] + [f"b/{i}.csv" for i in range(6)] + [f"c/{i}.csv" for i in range(5)]
+    first = assign_folds(keys, 4)
+    others = [assign_folds(keys, 4, a) for a in (1, 2, 3)]
+    for folds in others:
+        assert folds == assign_folds(list(reversed(keys)), 4, others.index(folds) + 1)  # fixed, whatever the order given
+        assert np.bincount(list(folds.values())).tolist() == [7, 7, 7, 7]
+        for category, count in (("a", 17), ("b", 6), ("c", 5)):
+            per_fold = np.bincount([f for k, f in folds.items() if k.startswith(category)], minlength=4)
+            assert per_fold.max() - per_fold.min() <= 1 and per_fold.sum() == count
+    partitions = {frozenset(frozenset(k for k, f in folds.items() if f == g) for g in range(4)) for folds in [first, *others]}
+    assert len(partitions) == 4  # four different splits, not the same one relabelled
+    with pytest.raises(ValueError, match="assignment must be >= 0"):
+        assign_folds(keys, 4, -1)
+
+
 def test_the_grid_is_fixed_in_the_code():
     assert len(GRID) == int(np.prod([len(v) for v in GRID_AXES.values()]))
     assert len({json.dumps(c, sort_keys=True) for c in GRID}) == len(GRID)
@@ -173,7 +189,7 @@ def test_command_rule_robust_picks_the_written_configuration_and_reports_other_f
     register_nab(parser.add_subparsers(dest="command").add_parser("evaluate").add_subparsers(dest="what"))
     args = parser.parse_args(["evaluate", "nab", str(data), "--windows", str(labels), "--results-dir", str(tmp_path / "r"),
                               "--select", "cv", "--rule", "robust", "--also-folds", "2", "--jobs", "1", "--folds", "3",
-                              "--format", "json", "--no-plots"])
+                              "--also-assignments", "1", "--format", "json", "--no-plots"])
     assert args.func(args) == 0
     report = json.loads(capsys.readouterr().out)
     selection = report["selection"]
@@ -182,6 +198,10 @@ def test_command_rule_robust_picks_the_written_configuration_and_reports_other_f
     assert set(selection["other_folds"]) == {"2"} and set(selection["other_folds"]["2"]) == {"best", "robust", "plateau"}
     text = render_markdown(report)
     assert "rule used: robust" in text and "Cross-validated at 2 folds" in text and "plateau" in text
+    listed = selection["assignments"]["robust"]["standard"]["corpus"]
+    assert len(listed) == 2 and listed[0] == selection["cross_validated"]["standard"]["corpus"]["score"]
+    mean = (listed[0] + listed[1]) / 2
+    assert "under 2 fold assignments" in text and f"| robust | standard | {mean:.2f} ({min(listed):.2f} to {max(listed):.2f}) |" in text
 
 
 def test_select_cv_is_for_the_linear_detector_only(tmp_path):
@@ -196,6 +216,9 @@ def test_select_cv_is_for_the_linear_detector_only(tmp_path):
         args.func(args)
     args = parser.parse_args(["evaluate", "nab", str(tmp_path), "--windows", "w.json", "--select", "cv", "--folds", "1"])
     with pytest.raises(UsageError, match="--folds must be at least 2"):
+        args.func(args)
+    args = parser.parse_args(["evaluate", "nab", str(tmp_path), "--windows", "w.json", "--select", "cv", "--also-assignments", "-1"])
+    with pytest.raises(UsageError, match="--also-assignments must be from 0 to 100, got -1"):
         args.func(args)
     args = parser.parse_args(["evaluate", "nab", str(tmp_path), "--windows", "w.json", "--select", "cv", "--also-folds", "7", "1"])
     with pytest.raises(UsageError, match="--also-folds must be at least 2, got 1"):
@@ -276,19 +299,19 @@ def test_every_threshold_on_the_plateau_scores_within_the_tolerance_of_the_best(
         assert sum(score_file(s, w, threshold=t, profile=profile) for s, w in files) >= best - slack - 1e-9
 
 
-def slow_setup(corpus, grid, folds):
+def slow_setup(corpus, grid, folds, assignment=0):
     """Each configuration's anomaly scores per file, the windows in all, and the files of each fold."""
-    fold_of = assign_folds([s.key for s in corpus], folds)
+    fold_of = assign_folds([s.key for s in corpus], folds, assignment)
     scored = [[r.anomaly_score for r in run_detector(StreamingLinear(**c), corpus)] for c in grid]
     members = [[i for i, s in enumerate(corpus) if fold_of[s.key] == f] for f in range(folds)]
     return scored, sum(len(s.windows) for s in corpus), members
 
 
-def brute_force_robust_cv(corpus, grid, folds):
+def brute_force_robust_cv(corpus, grid, folds, assignment=0):
     """The robust rule written the slow, obvious way: per-fold scores by direct sweeps, ranks by hand, scored directly."""
     from scipy.stats import rankdata
 
-    scored, n_windows, members = slow_setup(corpus, grid, folds)
+    scored, n_windows, members = slow_setup(corpus, grid, folds, assignment)
     out = {}
     for name, profile in PROFILES.items():
         by_fold = np.array([[optimise_threshold([(scored[c][i], corpus[i].windows) for i in members[f]], profile)[1]
@@ -344,6 +367,23 @@ def brute_force_plateau_cv(corpus, grid, folds):
     return out
 
 
+def test_other_fold_assignments_are_scored_as_the_slow_way_scores_each_split(tmp_path):
+    data, labels = write_corpus(tmp_path)
+    corpus = load_corpus(data, labels).series
+    report = cross_validate(corpus, grid=SMALL_GRID, folds=3, rule="robust", also_assignments=2)
+    splits = [sorted(sorted(k for k, f in assign_folds([c.key for c in corpus], 3, a).items() if f == g) for g in range(3)) for a in (0, 1, 2)]
+    assert splits[0] != splits[1] and splits[0] != splits[2]  # other splits indeed
+    for name in PROFILES:
+        listed = report.assignments["robust"][name]
+        main = report.rules["robust"]["cross_validated"][name]
+        assert (listed["corpus"][0], listed["own"][0]) == (main["corpus"]["score"], main["own"]["score"])  # the main split first
+        for a in (1, 2):
+            assert (listed["corpus"][a], listed["own"][a]) == brute_force_robust_cv(corpus, SMALL_GRID, 3, a)[name]
+    assert set(report.assignments) == {"best", "robust", "plateau"} and report.other_folds == {}
+    with pytest.raises(ValueError, match="also_assignments must be >= 0"):
+        cross_validate(corpus, grid=SMALL_GRID, also_assignments=-1)
+
+
 def test_robust_cross_validation_matches_the_slow_obvious_computation_and_other_fold_counts_reuse_the_run(tmp_path):
     data, labels = write_corpus(tmp_path)
     corpus = load_corpus(data, labels).series
@@ -368,6 +408,7 @@ def test_robust_cross_validation_matches_the_slow_obvious_computation_and_other_
                 got_plateau = {k: v["score"] for k, v in got_plateau.items()}
             assert got_plateau["corpus"] == want_score and got_plateau["own"] == got["own"]  # the own threshold: robust's rule
     assert set(report.other_folds) == {"2"}  # the main fold count is not repeated
+    assert report.assignments == {}  # none asked for
     assert report.cv == report.rules["robust"]["cross_validated"] and report.in_sample == report.rules["robust"]["in_sample"]
     with pytest.raises(ValueError, match="rule must be one of best, robust, plateau"):
         cross_validate(corpus, grid=SMALL_GRID, rule="luck")
