@@ -159,9 +159,9 @@ class StreamingLinear:
     ``i``'s score comes from a model fitted on rows ``< i``. A fit clips its targets at
     ``fit_clip_sigmas`` robust σ from their median (one glitch of 1e9 would otherwise bend the
     Fourier terms and inflate the robust scale of every later fit that sees it). With
-    ``clip_around_last_fit`` (off: cross-validation did not keep it), from the second fit on the
-    targets are also clipped at ``fit_clip_sigmas`` σ of the fit before around its prediction,
-    which holds a glitch on a strongly seasonal series too. With
+    ``clip_around_last_fit`` (on), from the second fit on the targets are also clipped at
+    ``fit_clip_sigmas`` σ of the fit before around its prediction, which holds a glitch on a
+    strongly seasonal series too (the median's spread is then the daily swing, far too loose). With
     ``self_cleaning``, rows already flagged are left out of later fits (capped by the model).
 
     **Change components** (:mod:`model._changes`) read the residuals of the last
@@ -194,7 +194,7 @@ class StreamingLinear:
     calibration_factor: float = 1.25
     self_cleaning: bool = False
     fit_clip_sigmas: float = 50.0
-    clip_around_last_fit: bool = False
+    clip_around_last_fit: bool = True
     level_shift: bool = False
     noise_change: bool = True
     spike: bool = False
