@@ -39,12 +39,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--port", type=int, help="port of /metrics and the JSON API (default 8001)")
     p.add_argument("--shard", type=_shard, help="this replica's share i/n of the services (split by a hash of the service name)")
     p.add_argument("--infer-every", type=duration_arg, help="inference period (default: the scrape interval, --scrape-interval or else monitoring/prometheus.yml's)")
-    p.add_argument(
-        "--scrape-interval",
-        type=duration_arg,
-        metavar="DURATION",
-        help="Prometheus's scrape interval of the collector, for the rate windows' completeness (default: the one in monitoring/prometheus.yml)",
-    )
+    p.add_argument("--scrape-interval", type=duration_arg, help="how often Prometheus scrapes the collector: a full rate window holds the window over it in samples (default: monitoring/prometheus.yml's)")
     p.add_argument("--fit-every", type=duration_arg, help="refit period (default 10m)")
     p.add_argument("--min-history", type=duration_arg, help="history needed before flagging (default 2d)")
     p.add_argument(
