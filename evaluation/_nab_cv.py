@@ -115,12 +115,12 @@ def assign_folds(keys: Sequence[str], folds: int = FOLDS, assignment: int = 0) -
     by_category: dict[str, list[str]] = {}
     for key in sorted(set(keys), key=order):
         by_category.setdefault(key.split("/")[0], []).append(key)
-    assignment, turn = {}, 0
+    fold_of, turn = {}, 0
     for category in sorted(by_category):
         for key in by_category[category]:
-            assignment[key] = turn % folds
+            fold_of[key] = turn % folds
             turn += 1
-    return assignment
+    return fold_of
 
 
 @dataclass

@@ -247,7 +247,7 @@ def render_selection(report: Mapping[str, Any]) -> list[str]:
             for name, scores in by_profile.items():
                 lines.append(f"| {rule} | {name} | {scores['corpus']:.2f} | {scores['own']:.2f} |")
     if sel.get("assignments"):
-        count = len(next(iter(next(iter(sel["assignments"].values())).values()))["corpus"])
+        count = len(sel["assignments"][sel["rule"]]["standard"]["corpus"])
         lines += ["", f"Cross-validated at {sel['folds']} folds under {count} fold assignments (the one above first; "
                   "a check of how much the estimate owes to one split, not used to choose): mean (lowest to highest)", "",
                   "| rule | profile | corpus threshold | own threshold |", "|---|---|---:|---:|"]
